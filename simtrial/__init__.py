@@ -1,0 +1,1 @@
+"""simtrial: plan trials of repeated MSC infusions."""
