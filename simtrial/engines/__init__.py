@@ -1,0 +1,28 @@
+"""Engines behind one interface (:class:`~simtrial.engines.base.Engine`).
+
+- ``exact``: closed forms + enumeration of the rejection region (no Monte Carlo error);
+- ``vectorized``: NumPy arrays of trials × patients, the default.
+"""
+
+from __future__ import annotations
+
+from simtrial.engines.base import Engine
+from simtrial.errors import EngineError
+
+ENGINES = ("exact", "vectorized")
+
+
+def get_engine(name: str) -> Engine:
+    """The engine called ``name``."""
+    if name == "exact":
+        from simtrial.engines.exact import ExactEngine
+
+        return ExactEngine()
+    if name == "vectorized":
+        from simtrial.engines.vectorized import VectorizedEngine
+
+        return VectorizedEngine()
+    raise EngineError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
+
+
+__all__ = ["ENGINES", "Engine", "get_engine"]

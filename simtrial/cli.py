@@ -1,0 +1,146 @@
+"""Command line: ``simtrial validate``, ``simtrial run``, ``simtrial priors ...``.
+
+Every error a user can cause (a bad scenario, a missing fit, an unsupported feature) is printed
+as one message on stderr with exit status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from simtrial.errors import SimtrialError
+
+app = typer.Typer(
+    help="Plan trials of repeated MSC infusions: priors from pilot studies, simulated trials, "
+    "power, assurance and schedule comparison.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False)
+
+
+def _error(exc: Exception) -> None:
+    """One message on stderr (no markup: field paths contain brackets)."""
+    err.print(Text("error: ", style="bold red") + Text(str(exc)))
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
+) -> None:
+    """Check scenario files; print one line per file."""
+    from simtrial.scenario import load_scenario
+
+    failed = 0
+    for file in files:
+        try:
+            scenarios = load_scenario(file)
+        except SimtrialError as exc:
+            _error(exc)
+            failed += 1
+            continue
+        names = ", ".join(scenarios.variants)
+        out.print(f"{file}: ok ({scenarios.name}; variants: {names})")
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    engine: Annotated[
+        str | None, typer.Option(help="exact | vectorized (default: vectorized).")
+    ] = None,
+    simulations: Annotated[
+        int | None, typer.Option(min=1, help="Simulated trials per point (overrides the file).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed (overrides the file).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output directory (default results/<name>/).")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Local worker processes.")] = 1,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a Dask distributed scheduler.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress.")] = False,
+) -> None:
+    """Simulate a scenario and write results/<name>/summary.json and points.csv."""
+    from simtrial.power import default_engine, total_work
+    from simtrial.power import run as run_scenarios
+    from simtrial.report import result_table, write_outputs
+    from simtrial.scenario import load_scenario
+
+    if workers != 1 or scheduler is not None:
+        raise SimtrialError(
+            "--workers and --scheduler are not available in this version; run with one worker"
+        )
+    scenarios = load_scenario(file)
+    engine_name = engine or default_engine(scenarios)
+    sims = simulations if simulations is not None else scenarios.base.simulations
+    target = out_dir if out_dir is not None else Path("results") / scenarios.name
+    show_progress = not quiet and sys.stderr.isatty()
+    if show_progress:
+        from rich.progress import Progress
+
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("simulating", total=total_work(scenarios, engine_name, sims))
+            result = run_scenarios(
+                scenarios,
+                engine=engine_name,
+                simulations=sims,
+                seed=seed,
+                progress=lambda k: bar.advance(task, k),
+            )
+    else:
+        result = run_scenarios(scenarios, engine=engine_name, simulations=sims, seed=seed)
+    paths = write_outputs(result, target)
+    if not quiet:
+        out.print(result_table(result))
+        out.print(f"wrote {', '.join(str(p) for p in paths)}")
+
+
+def _mount_priors() -> None:
+    try:
+        from simtrial.priors.cli import app as priors_app
+    except ImportError:  # the priors layer is optional at run time
+        return
+    app.add_typer(priors_app, name="priors", help="Fit, show and plot the Bayesian priors.")
+
+
+_mount_priors()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning :class:`SimtrialError` into exit status 2."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except SimtrialError as exc:
+        _error(exc)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted; no output was half-written")
+        return 130
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show(file=sys.stderr)
+            return 2
+        if isinstance(exc, click.exceptions.Abort):
+            return 130
+        raise
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

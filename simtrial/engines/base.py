@@ -1,0 +1,186 @@
+"""What every engine shares: the interface, random streams and parameter values.
+
+Random streams
+--------------
+Every random number comes from a generator built by :func:`stream` from the scenario seed and a
+key ``(variant, n_total, purpose, block)`` — never from the worker, chunk or order in which the
+blocks run, so the same scenario and seed give identical results however the work is split.
+The variant is keyed by a hash of its *name* and the point by its ``n_total``: adding a variant
+or a point does not change the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+from simtrial.errors import EngineError
+from simtrial.model import ARM_PARAMETERS, ArmValues, arm_values
+from simtrial.parameters import Parameter, draw_parameters, is_random
+from simtrial.results import PointResult
+from simtrial.scenario import Scenario
+
+# Purposes of a random stream.
+POWER, TYPE1, ASSURANCE = 0, 1, 2
+
+Progress = Callable[[int], None]
+"""Called with the number of simulated trials just finished."""
+
+
+def name_key(name: str) -> int:
+    """A stable 32-bit integer for a name (for SeedSequence spawn keys)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
+
+
+def stream(seed: int, variant: str, n_total: int, purpose: int, block: int) -> np.random.Generator:
+    """The generator of one block of trials; see the module docstring."""
+    seq = np.random.SeedSequence(seed, spawn_key=(name_key(variant), n_total, purpose, block))
+    return np.random.Generator(np.random.PCG64(seq))
+
+
+def arm_parameters(scenario: Scenario, arm: str) -> list[tuple[tuple[str, ...], Parameter]]:
+    """The parameters of one arm, keyed by location relative to the arm."""
+    out = []
+    spec = scenario.arms[arm]
+    for loc in ARM_PARAMETERS:
+        obj: object = spec
+        for part in loc:
+            obj = getattr(obj, part, None) if obj is not None else None
+        if obj is not None:
+            out.append((loc, obj))  # type: ignore[arg-type]
+    return out
+
+
+def mean_values(scenario: Scenario) -> dict[str, ArmValues]:
+    """Every arm with its parameters at their means (used for power and type I error)."""
+    return {
+        arm: arm_values(
+            scenario.arms[arm], {loc: p.mean() for loc, p in arm_parameters(scenario, arm)}
+        )
+        for arm in scenario.arms
+    }
+
+
+def drawn_values(scenario: Scenario, n: int, rng: np.random.Generator) -> dict[str, ArmValues]:
+    """Every arm with ``n`` joint draws of its parameters (arrays of shape ``(n,)``).
+
+    All parameters of the scenario are drawn together, so two parameters from the same fit
+    share the posterior draw index (DESIGN §3, "assurance draws jointly").
+    """
+    locs: list[tuple[str, tuple[str, ...]]] = []
+    params: list[Parameter] = []
+    for arm in scenario.arms:
+        for loc, p in arm_parameters(scenario, arm):
+            locs.append((arm, loc))
+            params.append(p)
+    draws = draw_parameters(params, n, rng)
+    per_arm: dict[str, dict[tuple[str, ...], np.ndarray]] = {a: {} for a in scenario.arms}
+    for j, (arm, loc) in enumerate(locs):
+        per_arm[arm][loc] = draws[:, j]
+    return {arm: arm_values(scenario.arms[arm], per_arm[arm]) for arm in scenario.arms}
+
+
+def has_uncertainty(scenario: Scenario) -> bool:
+    """True when some arm parameter has a distribution (assurance differs from power)."""
+    return any(is_random(p) for arm in scenario.arms for _, p in arm_parameters(scenario, arm))
+
+
+def null_values(values: dict[str, ArmValues], scenario: Scenario) -> dict[str, ArmValues]:
+    """Values under the null hypothesis: each treatment arm behaves like the control arm.
+
+    DESIGN §4: type I error is power with the treatment's endpoint probability set to the
+    control's. The treatment arm takes the control arm's whole outcome model (response and
+    dropout), so the two arms have identical endpoint laws, including under ``exclude``.
+    """
+    out = dict(values)
+    for t in scenario.analysis.treatments:
+        out[t] = values[scenario.analysis.control]
+    return out
+
+
+def proportion_se(p: float, n: int) -> float:
+    """Monte Carlo SE of a proportion estimated from ``n`` independent trials."""
+    return float(np.sqrt(max(p * (1 - p), 0.0) / n)) if n > 0 else float("nan")
+
+
+def expected_duration(scenario: Scenario, n_total: int) -> float | None:
+    """Expected weeks from first randomisation to the last endpoint visit (fixed design).
+
+    With Poisson accrual at rate r the n-th arrival after the first is at Gamma(n − 1, r), mean
+    (n − 1)/r; the last patient is then followed to the end of follow-up. ``None`` without an
+    ``enrolment`` block.
+    """
+    if scenario.enrolment is None:
+        return None
+    return (n_total - 1) / scenario.enrolment.rate_per_week + scenario.endpoint.end_week
+
+
+class Engine(Protocol):
+    """The interface every engine implements."""
+
+    name: ClassVar[str]
+
+    def check(self, scenario: Scenario) -> None:
+        """Raise :class:`EngineError` when the engine cannot run the scenario."""
+
+    def evaluate(
+        self,
+        scenario: Scenario,
+        variant: str,
+        n_total: int,
+        simulations: int,
+        seed: int,
+        progress: Progress | None = None,
+    ) -> PointResult:
+        """Operating characteristics of one design point."""
+        ...
+
+
+def unsupported(scenario: Scenario, engine: str) -> list[str]:
+    """Features of a scenario that no engine supports yet (common refusal list)."""
+    problems = []
+    a = scenario.analysis
+    if len(a.treatments) > 1:
+        problems.append("several treatment arms (analysis.treatment as a list)")
+    if a.interims is not None:
+        problems.append("group-sequential designs (analysis.interims)")
+    if a.test in ("bayes_posterior", "logrank"):
+        problems.append(f"test {a.test!r}")
+    if scenario.safety is not None:
+        problems.append("safety stopping (safety)")
+    if scenario.evaluate.sample_size is not None:
+        problems.append("sample-size search (evaluate.sample_size)")
+    if scenario.operations is not None and engine != "des":
+        problems.append("operations (only the des engine simulates them)")
+    return problems
+
+
+def refuse(scenario: Scenario, engine: str, extra: list[str] | None = None) -> None:
+    """Raise one EngineError listing every unsupported feature."""
+    problems = unsupported(scenario, engine) + (extra or [])
+    if problems:
+        raise EngineError(
+            f"the {engine} engine cannot run scenario {scenario.name!r}: "
+            + "; ".join(problems)
+            + " — not available in this version"
+        )
+
+
+@dataclass(frozen=True)
+class ArmTotals:
+    """Per-arm totals accumulated over simulated trials."""
+
+    successes: float = 0.0
+    observed: float = 0.0
+    randomised: float = 0.0
+    infusions: float = 0.0
+    adverse_events: float = 0.0
+    serious_adverse_events: float = 0.0
+    dropouts: float = 0.0
+
+    def __add__(self, other: ArmTotals) -> ArmTotals:
+        return ArmTotals(*(getattr(self, f) + getattr(other, f) for f in self.__dataclass_fields__))

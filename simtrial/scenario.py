@@ -1,0 +1,617 @@
+"""Scenario files: schema, loading, variants.
+
+A scenario YAML (DESIGN §4) is loaded safely (:mod:`simtrial.yamlio`), checked against the typed
+models below (pydantic, unknown keys are errors) and, when it has ``variants``, each variant is
+deep-merged into the base and validated as a whole scenario. Any problem raises one
+:class:`~simtrial.errors.ScenarioError` naming the file, the line and the field path.
+
+Choices where DESIGN is silent (documented here and in the README):
+
+- ``allocation`` is a positive integer; every ``n_total`` must split exactly by the allocation
+  ratio (e.g. 2:1 needs a multiple of 3), so no arm size is silently rounded.
+- With ``variants``, only the variants are reported (``base`` is the name when there are none).
+- Deep merge: mappings merge key by key; anything else (numbers, lists) replaces.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from simtrial.errors import PriorError, ScenarioError
+from simtrial.parameters import Parameter, PriorParam, parse_parameter
+from simtrial.yamlio import Loc, format_loc, line_for, load_yaml
+
+
+class FieldIssue(ValueError):
+    """A validation problem at a location below the field being validated."""
+
+    def __init__(self, message: str, sub: Loc = ()) -> None:
+        super().__init__(message)
+        self.sub = tuple(sub)
+
+
+def _param(kind: Any) -> Any:
+    def validate(value: Any) -> Parameter:
+        return parse_parameter(value, kind)
+
+    return PlainValidator(validate)
+
+
+Probability = Annotated[Parameter, _param("probability")]
+Rate = Annotated[Parameter, _param("rate")]
+
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class Enrolment(_Model):
+    rate_per_week: PosFloat
+
+
+class Endpoint(_Model):
+    """``responder`` at ``week``; ``durable_responder`` over [``from_week``, ``to_week``];
+    ``time_to_loss`` followed up to ``follow_up_weeks``."""
+
+    kind: Literal["responder", "durable_responder", "time_to_loss"]
+    week: PosFloat | None = None
+    from_week: PosFloat | None = None
+    to_week: PosFloat | None = None
+    follow_up_weeks: PosFloat | None = None
+    missing: Literal["non_responder", "exclude"] = "non_responder"
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> Endpoint:
+        need = {
+            "responder": ("week",),
+            "durable_responder": ("from_week", "to_week"),
+            "time_to_loss": ("follow_up_weeks",),
+        }[self.kind]
+        for name in need:
+            if getattr(self, name) is None:
+                raise FieldIssue(f"required for endpoint kind {self.kind!r}", (name,))
+        for name in ("week", "from_week", "to_week", "follow_up_weeks"):
+            if name not in need and getattr(self, name) is not None:
+                raise FieldIssue(
+                    f"not used by endpoint kind {self.kind!r} (it uses {', '.join(need)})",
+                    (name,),
+                )
+        if self.kind == "durable_responder":
+            assert self.from_week is not None and self.to_week is not None
+            if self.to_week <= self.from_week:
+                raise FieldIssue(
+                    f"must be after from_week ({self.from_week:g}), got {self.to_week:g}",
+                    ("to_week",),
+                )
+        return self
+
+    @property
+    def end_week(self) -> float:
+        """The last week a patient is followed for this endpoint."""
+        value = {"responder": self.week, "durable_responder": self.to_week}.get(
+            self.kind, self.follow_up_weeks
+        )
+        assert value is not None
+        return value
+
+
+class RedoseOnLoss(_Model):
+    """Extra infusion when loss of response is seen at an assessment visit."""
+
+    max: Annotated[int, Field(ge=1)]
+    assess_every_weeks: PosFloat
+    delay_weeks: NonNegFloat = 0.0
+
+
+class Schedule(_Model):
+    infusion_weeks: Annotated[list[NonNegFloat], Field(min_length=1)]
+    redose_on_loss: RedoseOnLoss | None = None
+
+    @field_validator("infusion_weeks")
+    @classmethod
+    def _increasing(cls, weeks: list[float]) -> list[float]:
+        for i in range(1, len(weeks)):
+            if weeks[i] <= weeks[i - 1]:
+                raise FieldIssue(
+                    f"weeks must increase (week {weeks[i]:g} follows week {weeks[i - 1]:g})",
+                    (i,),
+                )
+        return weeks
+
+
+class Response(_Model):
+    induction: Probability
+    loss_per_week: Rate = Field(default_factory=lambda: parse_parameter(0.0, "rate"))
+    ceiling: Probability = Field(default_factory=lambda: parse_parameter(1.0, "probability"))
+    onset_weeks: NonNegFloat = 0.0
+
+
+class AdverseEvents(_Model):
+    per_infusion: Probability = Field(default_factory=lambda: parse_parameter(0.0, "probability"))
+    serious_rate_per_year: Rate = Field(default_factory=lambda: parse_parameter(0.0, "rate"))
+
+
+class Dropout(_Model):
+    per_year: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
+
+    @property
+    def hazard_per_week(self) -> float:
+        """Constant hazard δ with P(dropout within 52 weeks) = ``per_year``: −ln(1 − p)/52."""
+        return -math.log1p(-self.per_year) / 52.0
+
+
+class Arm(_Model):
+    """An arm gives either ``endpoint_probability`` or ``schedule`` + ``response``."""
+
+    allocation: Annotated[int, Field(ge=1)] = 1
+    endpoint_probability: Probability | None = None
+    schedule: Schedule | None = None
+    response: Response | None = None
+    adverse_events: AdverseEvents | None = None
+    dropout: Dropout | None = None
+
+    @model_validator(mode="after")
+    def _one_outcome_model(self) -> Arm:
+        has_model = self.schedule is not None or self.response is not None
+        if self.endpoint_probability is not None and has_model:
+            raise FieldIssue(
+                "give either endpoint_probability or schedule + response, not both",
+                ("endpoint_probability",),
+            )
+        if self.endpoint_probability is None:
+            if self.schedule is None:
+                raise FieldIssue(
+                    "an arm needs endpoint_probability, or schedule + response", ("schedule",)
+                )
+            if self.response is None:
+                raise FieldIssue("an arm with a schedule needs a response model", ("response",))
+        if self.adverse_events is not None and self.schedule is None:
+            raise FieldIssue(
+                "adverse events are counted per infusion; this arm has no schedule",
+                ("adverse_events",),
+            )
+        return self
+
+    @property
+    def dropout_hazard(self) -> float:
+        return self.dropout.hazard_per_week if self.dropout else 0.0
+
+
+class Futility(_Model):
+    conditional_power_below: Annotated[float, Field(gt=0, lt=1)]
+
+
+class Interims(_Model):
+    information: Annotated[list[Annotated[float, Field(gt=0, le=1)]], Field(min_length=1)]
+    efficacy_spending: Literal["obrien_fleming", "pocock", "none"] = "obrien_fleming"
+    futility: Futility | None = None
+
+    @field_validator("information")
+    @classmethod
+    def _fractions(cls, info: list[float]) -> list[float]:
+        for i in range(1, len(info)):
+            if info[i] <= info[i - 1]:
+                raise FieldIssue("information fractions must increase", (i,))
+        if info[-1] != 1.0:
+            raise FieldIssue("the last look must be at information 1.0", (len(info) - 1,))
+        return info
+
+
+class Bayes(_Model):
+    threshold: Annotated[float, Field(gt=0, lt=1)] = 0.975
+    margin: Annotated[float, Field(gt=-1, lt=1)] = 0.0
+    treatment_prior: Probability = Field(
+        default_factory=lambda: parse_parameter({"beta": [1, 1]}, "probability")
+    )
+    control_prior: Probability = Field(
+        default_factory=lambda: parse_parameter({"beta": [1, 1]}, "probability")
+    )
+
+
+class Analysis(_Model):
+    test: Literal["fisher_exact", "chi2", "chi2_yates", "z_pooled", "bayes_posterior", "logrank"]
+    treatment: str | Annotated[list[str], Field(min_length=1)]
+    control: str
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    sided: Literal["two", "one"] = "two"
+    multiplicity: Literal["holm", "bonferroni"] | None = None
+    interims: Interims | None = None
+    bayes: Bayes | None = None
+
+    @property
+    def treatments(self) -> list[str]:
+        return [self.treatment] if isinstance(self.treatment, str) else list(self.treatment)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Analysis:
+        if self.test == "bayes_posterior" and self.bayes is None:
+            raise FieldIssue("test bayes_posterior needs a bayes block", ("bayes",))
+        if self.bayes is not None and self.test != "bayes_posterior":
+            raise FieldIssue("a bayes block is only used with test: bayes_posterior", ("bayes",))
+        if len(self.treatments) > 1 and self.multiplicity is None:
+            raise FieldIssue(
+                "several treatment arms need multiplicity: holm or bonferroni", ("multiplicity",)
+            )
+        return self
+
+
+class Safety(_Model):
+    max_serious_rate_per_year: PosFloat
+    posterior_probability: Annotated[float, Field(gt=0, lt=1)]
+    every_patients: Annotated[int, Field(ge=1)] | None = None
+    prior: Rate | None = None
+
+
+class SampleSize(_Model):
+    target: Literal["power", "assurance"] = "power"
+    goal: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    max_total: Annotated[int, Field(ge=2)] = 1000
+
+
+class Evaluate(_Model):
+    n_total: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=1)]
+    sample_size: SampleSize | None = None
+
+
+class Operations(_Model):
+    sites: Annotated[int, Field(ge=1)] = 1
+    infusion_slots_per_week: PosFloat | None = None
+    doses_per_week: PosFloat | None = None
+    visit_window_weeks: NonNegFloat = 0.0
+
+
+_NAME = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_ARM = r"^[a-z][a-z0-9_]*$"
+
+
+class Scenario(_Model):
+    """One fully specified scenario (a variant is also a :class:`Scenario`)."""
+
+    name: Annotated[str, Field(pattern=_NAME)]
+    description: str = ""
+    seed: Annotated[int, Field(ge=0)]
+    simulations: Annotated[int, Field(ge=1)] = 10_000
+    enrolment: Enrolment | None = None
+    endpoint: Endpoint
+    arms: Annotated[dict[str, Arm], Field(min_length=2)]
+    analysis: Analysis
+    safety: Safety | None = None
+    evaluate: Evaluate
+    operations: Operations | None = None
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        for arm in self.arms:
+            if not _match(_ARM, arm):
+                raise FieldIssue(
+                    f"arm name {arm!r} must be lower case letters, digits and _ "
+                    "(starting with a letter)",
+                    ("arms", arm),
+                )
+        names = sorted(self.arms)
+        if self.analysis.control not in self.arms:
+            raise FieldIssue(
+                f"no arm named {self.analysis.control!r} (arms: {', '.join(names)})",
+                ("analysis", "control"),
+            )
+        for i, t in enumerate(self.analysis.treatments):
+            sub: Loc = ("analysis", "treatment")
+            if isinstance(self.analysis.treatment, list):
+                sub += (i,)
+            if t not in self.arms:
+                raise FieldIssue(f"no arm named {t!r} (arms: {', '.join(names)})", sub)
+            if t == self.analysis.control:
+                raise FieldIssue(f"arm {t!r} cannot be both treatment and control", sub)
+        total = sum(a.allocation for a in self.arms.values())
+        for i, n in enumerate(self.evaluate.n_total):
+            if n % total:
+                ratio = ":".join(str(a.allocation) for a in self.arms.values())
+                raise FieldIssue(
+                    f"n_total {n} cannot be split {ratio} between the arms; "
+                    f"use a multiple of {total}",
+                    ("evaluate", "n_total", i),
+                )
+        end = self.endpoint.end_week
+        for name, arm in self.arms.items():
+            if arm.schedule and arm.schedule.infusion_weeks[0] >= end:
+                raise FieldIssue(
+                    f"first infusion (week {arm.schedule.infusion_weeks[0]:g}) is not before "
+                    f"the end of follow-up (week {end:g})",
+                    ("arms", name, "schedule", "infusion_weeks", 0),
+                )
+        if self.endpoint.kind == "time_to_loss" and self.analysis.test != "logrank":
+            raise FieldIssue(
+                "endpoint time_to_loss is analysed by test: logrank", ("analysis", "test")
+            )
+        if self.analysis.test == "logrank" and self.endpoint.kind != "time_to_loss":
+            raise FieldIssue("test logrank needs endpoint kind time_to_loss", ("analysis", "test"))
+        return self
+
+    # -- derived quantities ----------------------------------------------------------------
+
+    @property
+    def arm_names(self) -> list[str]:
+        return list(self.arms)
+
+    def n_per_arm(self, n_total: int) -> dict[str, int]:
+        """Split ``n_total`` by the allocation ratio (exact; validated on load)."""
+        total = sum(a.allocation for a in self.arms.values())
+        return {name: n_total * arm.allocation // total for name, arm in self.arms.items()}
+
+    def parameters(self) -> list[tuple[Loc, Parameter]]:
+        """Every parameter in the scenario with its location."""
+        out: list[tuple[Loc, Parameter]] = []
+        for name, arm in self.arms.items():
+            base: Loc = ("arms", name)
+            if arm.endpoint_probability is not None:
+                out.append((base + ("endpoint_probability",), arm.endpoint_probability))
+            if arm.response is not None:
+                for f in ("induction", "loss_per_week", "ceiling"):
+                    out.append((base + ("response", f), getattr(arm.response, f)))
+            if arm.adverse_events is not None:
+                for f in ("per_infusion", "serious_rate_per_year"):
+                    out.append((base + ("adverse_events", f), getattr(arm.adverse_events, f)))
+        if self.analysis.bayes is not None:
+            for f in ("treatment_prior", "control_prior"):
+                out.append((("analysis", "bayes", f), getattr(self.analysis.bayes, f)))
+        if self.safety is not None and self.safety.prior is not None:
+            out.append((("safety", "prior"), self.safety.prior))
+        return out
+
+
+def _match(pattern: str, text: str) -> bool:
+    import re
+
+    return re.match(pattern, text) is not None
+
+
+@dataclass(frozen=True)
+class ScenarioSet:
+    """A loaded scenario file: its variants, each a validated :class:`Scenario`.
+
+    ``variants`` maps the variant name to its scenario; without ``variants`` in the file it
+    holds one entry, ``"base"``.
+    """
+
+    path: Path | None
+    name: str
+    variants: dict[str, Scenario]
+    raw: dict[str, Any]
+
+    @property
+    def base(self) -> Scenario:
+        return next(iter(self.variants.values()))
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base``: mappings key by key, anything else replaces."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+# -- error formatting -----------------------------------------------------------------------
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Annotated / Optional / Union down to a model, dict or list type."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            inner = _unwrap(arg)
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+            if typing.get_origin(inner) in (dict, list):
+                return inner
+        return None
+    return annotation
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model class whose fields live at ``loc`` (for 'unknown field' suggestions)."""
+    current: Any = Scenario
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        elif typing.get_origin(current) in (dict, list):
+            current = typing.get_args(current)[-1]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _describe_error(err: Mapping[str, Any]) -> tuple[Loc, str]:
+    loc: Loc = tuple(err["loc"])
+    ctx = err.get("ctx") or {}
+    exc = ctx.get("error")
+    if isinstance(exc, FieldIssue):
+        return loc + exc.sub, str(exc)
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        allowed = sorted(model.model_fields) if model else []
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        msg = f"unknown field {loc[-1]!r}"
+        if hint:
+            msg += f"; did you mean {hint[0]!r}?"
+        if allowed:
+            msg += f" (allowed: {', '.join(allowed)})"
+        return loc, msg
+    if kind == "missing":
+        return loc, "required field is missing"
+    if kind == "literal_error":
+        return loc, f"got {value!r}; allowed: {ctx.get('expected')}"
+    message = err["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if kind not in ("value_error",) and value is not None and not isinstance(value, dict | list):
+        message += f", got {value!r}"
+    return loc, message
+
+
+def _raise_validation(
+    exc: ValidationError,
+    file: str | None,
+    lines: Mapping[Loc, int],
+    variant: str | None,
+    variant_lines: Mapping[Loc, int],
+) -> typing.NoReturn:
+    errors = exc.errors(include_url=False)
+    loc, message = _describe_error(errors[0])
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})"
+    in_variant = variant is not None and line_for(variant_lines, loc) is not None
+    if in_variant:
+        assert variant is not None
+        path = format_loc(("variants", variant) + loc)
+        line = line_for(variant_lines, loc)
+    else:
+        path = format_loc(loc)
+        line = line_for(lines, loc)
+    raise ScenarioError(message, file=file, line=line, path=path or None) from None
+
+
+def validate_data(
+    data: Any,
+    file: str | None = None,
+    lines: Mapping[Loc, int] | None = None,
+    check_priors: bool = True,
+) -> ScenarioSet:
+    """Validate already-loaded scenario data (a mapping) into a :class:`ScenarioSet`."""
+    lines = lines or {}
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            f"a scenario is a mapping of fields, got {type(data).__name__}", file=file, line=1
+        )
+    raw_variants = data.get("variants")
+    base_data = {k: v for k, v in data.items() if k != "variants"}
+    variants: dict[str, Scenario] = {}
+    if raw_variants is None:
+        todo: list[tuple[str | None, dict[str, Any], dict[Loc, int]]] = [(None, base_data, {})]
+    else:
+        if not isinstance(raw_variants, dict) or not raw_variants:
+            raise ScenarioError(
+                "variants must be a non-empty mapping of name → changes",
+                file=file,
+                line=line_for(lines, ("variants",)),
+                path="variants",
+            )
+        todo = []
+        for vname, vdata in raw_variants.items():
+            vloc: Loc = ("variants", vname)
+            if not isinstance(vname, str) or not _match(r"^[a-z0-9][a-z0-9_-]*$", vname):
+                raise ScenarioError(
+                    f"variant name {vname!r} must be lower case letters, digits, - and _",
+                    file=file,
+                    line=line_for(lines, vloc),
+                    path=format_loc(vloc),
+                )
+            if not isinstance(vdata, dict):
+                raise ScenarioError(
+                    "a variant is a mapping of the fields it changes",
+                    file=file,
+                    line=line_for(lines, vloc),
+                    path=format_loc(vloc),
+                )
+            for forbidden in ("variants", "name", "seed"):
+                if forbidden in vdata:
+                    raise ScenarioError(
+                        f"a variant cannot change {forbidden!r} (results of all variants go "
+                        "together and share the seed)",
+                        file=file,
+                        line=line_for(lines, vloc + (forbidden,)),
+                        path=format_loc(vloc + (forbidden,)),
+                    )
+            vlines = {loc[2:]: ln for loc, ln in lines.items() if loc[:2] == vloc and len(loc) > 2}
+            todo.append((vname, deep_merge(base_data, vdata), vlines))
+    for vname, vdata, vlines in todo:
+        try:
+            scenario = Scenario.model_validate(vdata)
+        except ValidationError as exc:
+            _raise_validation(exc, file, lines, vname, vlines)
+        if check_priors:
+            _check_priors(scenario, file, lines, vname, vlines)
+        variants[vname or "base"] = scenario
+    name = next(iter(variants.values())).name
+    return ScenarioSet(path=Path(file) if file else None, name=name, variants=variants, raw=data)
+
+
+def _check_priors(
+    scenario: Scenario,
+    file: str | None,
+    lines: Mapping[Loc, int],
+    variant: str | None,
+    vlines: Mapping[Loc, int],
+) -> None:
+    """Every ``{prior: FIT/VAR[INDEX]}`` must name a committed fit, variable and index."""
+    for loc, param in scenario.parameters():
+        if not isinstance(param, PriorParam):
+            continue
+        try:
+            from simtrial.priors import store
+
+            store.resolve_index(param.fit, param.var, param.index)
+        except PriorError as exc:
+            in_variant = variant is not None and line_for(vlines, loc) is not None
+            path = format_loc((("variants", variant) if in_variant else ()) + loc)  # type: ignore[operator]
+            line = line_for(vlines if in_variant else lines, loc)
+            raise ScenarioError(str(exc), file=file, line=line, path=path) from None
+
+
+def load_scenario(path: str | Path, check_priors: bool = True) -> ScenarioSet:
+    """Load and validate a scenario file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file.
+    check_priors : bool
+        Check that every ``{prior: ...}`` reference resolves to a committed fit.
+
+    Raises
+    ------
+    ScenarioError
+        With the file, line and field path of the first problem.
+
+    Examples
+    --------
+    >>> s = load_scenario("scenarios/ra-phase2.yaml")  # doctest: +SKIP
+    >>> s.base.n_per_arm(40)  # doctest: +SKIP
+    {'placebo': 20, 'msc': 20}
+    """
+    data, lines = load_yaml(path)
+    return validate_data(data, file=str(path), lines=lines, check_priors=check_priors)
