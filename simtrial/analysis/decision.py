@@ -33,7 +33,7 @@ def reject(
     key = m_t.astype(np.int64) * (int(m_c.max()) + 1) + m_c
     unique, inverse = np.unique(key, return_inverse=True)
     inverse = inverse.reshape(key.shape)
-    for k, value in enumerate(unique):
+    for k in range(len(unique)):
         where = inverse == k
         mt, mc = int(m_t[where].flat[0]), int(m_c[where].flat[0])
         table = rejection_table(analysis.test, mt, mc, analysis.alpha, analysis.sided)
