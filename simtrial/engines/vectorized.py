@@ -274,6 +274,28 @@ class VectorizedEngine:
         )
         return rejected, {arm: o.totals() for arm, o in outcomes.items()}
 
+    def tasks(self, scenario: Scenario, simulations: int) -> list[tuple[int, int, int]]:
+        """Independent units of work ``(purpose, block, trials)`` for one point.
+
+        Each unit has its own random stream, so the units may run in any order, in any
+        grouping (chunks), on any worker: :func:`combine` of their outputs is the same.
+        """
+        purposes = [POWER, TYPE1] + ([ASSURANCE] if has_uncertainty(scenario) else [])
+        return [(p, b, t) for p in purposes for b, t in self.blocks(simulations)]
+
+    def run_task(
+        self,
+        scenario: Scenario,
+        variant: str,
+        n_total: int,
+        task: tuple[int, int, int],
+        seed: int,
+    ) -> tuple[tuple[int, int, int], int, dict[str, ArmTotals]]:
+        """Run one unit of work; returns it with its rejection count and per-arm totals."""
+        purpose, block, trials = task
+        rejected, totals = self.run_block(scenario, variant, n_total, purpose, block, trials, seed)
+        return task, int(rejected.sum()), totals
+
     def evaluate(
         self,
         scenario: Scenario,
@@ -284,21 +306,33 @@ class VectorizedEngine:
         progress: Progress | None = None,
     ) -> PointResult:
         self.check(scenario)
-        purposes = [POWER, TYPE1] + ([ASSURANCE] if has_uncertainty(scenario) else [])
-        rejections = dict.fromkeys(purposes, 0)
-        totals = {arm: ArmTotals() for arm in scenario.arms}
-        for purpose in purposes:
-            for block, trials in self.blocks(simulations):
-                rejected, arm_totals = self.run_block(
-                    scenario, variant, n_total, purpose, block, trials, seed
-                )
-                rejections[purpose] += int(rejected.sum())
-                if purpose == POWER:
-                    for arm, tot in arm_totals.items():
-                        totals[arm] = totals[arm] + tot
-                if progress is not None:
-                    progress(trials)
-        return point_result(scenario, n_total, simulations, rejections, totals)
+        outputs = []
+        for task in self.tasks(scenario, simulations):
+            outputs.append(self.run_task(scenario, variant, n_total, task, seed))
+            if progress is not None:
+                progress(task[2])
+        return combine(scenario, n_total, simulations, outputs)
+
+
+def combine(
+    scenario: Scenario,
+    n_total: int,
+    simulations: int,
+    outputs: list[tuple[tuple[int, int, int], int, dict[str, ArmTotals]]],
+) -> PointResult:
+    """Aggregate the outputs of :meth:`VectorizedEngine.run_task`, in a canonical order.
+
+    Outputs are sorted by task before summing, so floating-point sums do not depend on the
+    order in which workers finished.
+    """
+    rejections: dict[int, int] = {}
+    totals = {arm: ArmTotals() for arm in scenario.arms}
+    for (purpose, _, _), count, arm_totals in sorted(outputs, key=lambda o: o[0]):
+        rejections[purpose] = rejections.get(purpose, 0) + count
+        if purpose == POWER:
+            for arm, tot in arm_totals.items():
+                totals[arm] = totals[arm] + tot
+    return point_result(scenario, n_total, simulations, rejections, totals)
 
 
 def point_result(

@@ -1,0 +1,106 @@
+"""`simtrial run`: summary.json as DESIGN §5, atomic outputs, reproducibility."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from simtrial.cli import main
+from simtrial.engines.vectorized import VectorizedEngine, combine
+from tests.helpers import scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+POINT_KEYS = {
+    "n_total", "n_per_arm", "power", "power_se", "type1_error", "type1_error_se", "assurance",
+    "assurance_se", "endpoint_probability", "infusions_per_patient",
+    "adverse_events_per_patient", "dropout_fraction", "stopped_early", "expected_n",
+    "expected_duration_weeks",
+}
+
+
+def run_cli(tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / "out"
+    code = main(["run", str(ROOT / "scenarios" / "ra-phase2.yaml"), "--out", str(out), "-q",
+                 "--simulations", "1200", *args])
+    assert code == 0
+    return json.loads((out / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("engine", ["exact", "vectorized"])
+def test_summary_json_contract(tmp_path, engine):
+    summary = run_cli(tmp_path, "--engine", engine)
+    assert summary["scenario"] == "ra-phase2"
+    assert summary["seed"] == 20261121
+    assert summary["simulations"] == 1200
+    assert summary["engine"] == engine
+    assert list(summary["variants"]) == ["monthly_x3", "monthly_x6"]
+    for variant in summary["variants"].values():
+        assert "boundaries" in variant
+        points = variant["points"]
+        assert [p["n_total"] for p in points] == [24, 40, 60, 80]
+        for p in points:
+            assert POINT_KEYS <= set(p)
+            assert p["n_per_arm"] == {"placebo": p["n_total"] // 2, "msc": p["n_total"] // 2}
+            assert 0 <= p["type1_error"] <= p["power"] <= 1
+            if engine == "exact":
+                assert p["power_se"] == 0 and p["type1_error_se"] == 0
+            else:
+                assert p["power_se"] > 0 or p["power"] in (0.0, 1.0)
+    csv_lines = (tmp_path / "out" / "points.csv").read_text().splitlines()
+    assert len(csv_lines) == 1 + 8
+    assert csv_lines[0].startswith("variant,n_total,n_per_arm.placebo")
+
+
+def test_same_seed_identical_summary(tmp_path):
+    a = run_cli(tmp_path / "a")
+    b = run_cli(tmp_path / "b")
+    assert a == b
+    c = run_cli(tmp_path / "c", "--seed", "7")
+    assert c != a
+
+
+def test_work_split_any_way_gives_identical_results():
+    """Blocks run in any order and any grouping (chunks/workers) combine to the same point."""
+    s = scenario({"simulations": 2500}).base
+    engine = VectorizedEngine()
+    whole = engine.evaluate(s, "base", 40, 2500, s.seed)
+    tasks = engine.tasks(s, 2500)
+    assert len(tasks) == 2 * 3  # power + type I, 3 blocks of <= 1000 trials
+    shuffled = tasks[:]
+    random.Random(3).shuffle(shuffled)
+    # two "workers", each with its own engine instance, taking alternate tasks
+    outputs = [VectorizedEngine().run_task(s, "base", 40, t, s.seed) for t in shuffled[::2]]
+    outputs += [VectorizedEngine().run_task(s, "base", 40, t, s.seed) for t in shuffled[1::2]]
+    assert combine(s, 40, 2500, outputs).to_dict() == whole.to_dict()
+
+
+def test_streams_depend_on_variant_point_and_block():
+    s = scenario().base
+    e = VectorizedEngine()
+    r1, _ = e.run_block(s, "a", 40, 0, 0, 300, s.seed)
+    r2, _ = e.run_block(s, "a", 40, 0, 0, 300, s.seed)
+    r3, _ = e.run_block(s, "b", 40, 0, 0, 300, s.seed)
+    r4, _ = e.run_block(s, "a", 40, 0, 1, 300, s.seed)
+    assert (r1 == r2).all()
+    assert not (r1 == r3).all() and not (r1 == r4).all()
+
+
+def test_failed_run_leaves_previous_output_intact(tmp_path, monkeypatch):
+    run_cli(tmp_path)
+    before = (tmp_path / "out" / "summary.json").read_text()
+
+    import simtrial.report as report
+
+    def boom(result):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "points_csv", boom)
+    code = main(["run", str(ROOT / "scenarios" / "ra-phase2.yaml"), "--out",
+                 str(tmp_path / "out"), "-q", "--simulations", "300"])
+    assert code == 130
+    assert (tmp_path / "out" / "summary.json").read_text() == before
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
