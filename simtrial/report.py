@@ -92,6 +92,10 @@ def result_table(result: RunResult) -> Table:
     by_variant = {name: {p.n_total: p for p in v.points} for name, v in result.variants.items()}
     measures = [
         ("power", lambda p: _fmt(p.power, p.power_se)),
+        (
+            "  treatment better",
+            lambda p: _fmt(p.extra.get("power_favourable"), p.extra.get("power_favourable_se")),
+        ),
         ("type I error", lambda p: _fmt(p.type1_error, p.type1_error_se)),
         ("assurance", lambda p: _fmt(p.assurance, p.assurance_se)),
         (

@@ -15,17 +15,38 @@ from tests.helpers import scenario
 ROOT = Path(__file__).resolve().parents[1]
 
 POINT_KEYS = {
-    "n_total", "n_per_arm", "power", "power_se", "type1_error", "type1_error_se", "assurance",
-    "assurance_se", "endpoint_probability", "infusions_per_patient",
-    "adverse_events_per_patient", "dropout_fraction", "stopped_early", "expected_n",
+    "n_total",
+    "n_per_arm",
+    "power",
+    "power_se",
+    "type1_error",
+    "type1_error_se",
+    "assurance",
+    "assurance_se",
+    "endpoint_probability",
+    "infusions_per_patient",
+    "adverse_events_per_patient",
+    "dropout_fraction",
+    "stopped_early",
+    "expected_n",
     "expected_duration_weeks",
 }
 
 
 def run_cli(tmp_path: Path, *args: str) -> dict:
     out = tmp_path / "out"
-    code = main(["run", str(ROOT / "scenarios" / "ra-phase2.yaml"), "--out", str(out), "-q",
-                 "--simulations", "1200", *args])
+    code = main(
+        [
+            "run",
+            str(ROOT / "scenarios" / "ra-phase2.yaml"),
+            "--out",
+            str(out),
+            "-q",
+            "--simulations",
+            "1200",
+            *args,
+        ]
+    )
     assert code == 0
     return json.loads((out / "summary.json").read_text())
 
@@ -99,8 +120,17 @@ def test_failed_run_leaves_previous_output_intact(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(report, "points_csv", boom)
-    code = main(["run", str(ROOT / "scenarios" / "ra-phase2.yaml"), "--out",
-                 str(tmp_path / "out"), "-q", "--simulations", "300"])
+    code = main(
+        [
+            "run",
+            str(ROOT / "scenarios" / "ra-phase2.yaml"),
+            "--out",
+            str(tmp_path / "out"),
+            "-q",
+            "--simulations",
+            "300",
+        ]
+    )
     assert code == 130
     assert (tmp_path / "out" / "summary.json").read_text() == before
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]

@@ -47,15 +47,26 @@ def _pmf(n: int, p: NDArray[np.float64]) -> NDArray[np.float64]:
     return stats.binom.pmf(k, n, np.asarray(p, dtype=float)[..., None])
 
 
+def _region(test: str, mt: int, mc: int, alpha: float, sided: str, favourable: bool):
+    """Rejection region as floats; with ``favourable`` only where p̂_t > p̂_c."""
+    table = rejection_table(test, mt, mc, alpha, sided).astype(float)
+    if favourable:
+        xt, xc = np.arange(mt + 1)[:, None], np.arange(mc + 1)[None, :]
+        table = table * (xt * mc > xc * mt)
+    return table
+
+
 def exact_power(
     scenario: Scenario,
     n_per_arm: dict[str, int],
     values: dict[str, ArmValues],
+    favourable: bool = False,
 ) -> tuple[NDArray[np.float64], float]:
     """Exact probability of rejecting, for scalar or per-draw arrays of parameter values.
 
-    Returns the power (shape of the parameter arrays) and the probability mass left out by the
-    truncation of the numbers analysed under ``exclude`` (0 under NRI).
+    With ``favourable`` only rejections with the treatment doing better count. Returns the power
+    (shape of the parameter arrays) and the probability mass left out by the truncation of the
+    numbers analysed under ``exclude`` (0 under NRI).
     """
     a = scenario.analysis
     t, c = a.treatments[0], a.control
@@ -63,7 +74,7 @@ def exact_power(
     law_c = endpoint_law(values[c], scenario.endpoint)
     n_t, n_c = n_per_arm[t], n_per_arm[c]
     if scenario.endpoint.missing == "non_responder":
-        table = rejection_table(a.test, n_t, n_c, a.alpha, a.sided).astype(float)
+        table = _region(a.test, n_t, n_c, a.alpha, a.sided, favourable)
         pt, pc = _pmf(n_t, law_t.nri()), _pmf(n_c, law_c.nri())
         return np.einsum("...i,ij,...j->...", pt, table, pc), 0.0
     # exclude: sum over the numbers analysed (m_t, m_c)
@@ -78,7 +89,7 @@ def exact_power(
             if weight < TAIL:
                 continue
             kept += weight
-            table = rejection_table(a.test, int(mt), int(mc), a.alpha, a.sided).astype(float)
+            table = _region(a.test, int(mt), int(mc), a.alpha, a.sided, favourable)
             pt, pc = _pmf(int(mt), law_t.success), _pmf(int(mc), law_c.success)
             power = power + weight * np.einsum("...i,ij,...j->...", pt, table, pc)
     return power, max(0.0, 1.0 - kept)
@@ -112,6 +123,7 @@ class ExactEngine:
         n_per_arm = scenario.n_per_arm(n_total)
         values = mean_values(scenario)
         power, truncated = exact_power(scenario, n_per_arm, values)
+        power_favourable, _ = exact_power(scenario, n_per_arm, values, favourable=True)
         type1, _ = exact_power(scenario, n_per_arm, null_values(values, scenario))
         if has_uncertainty(scenario):
             rng = stream(seed, variant, n_total, ASSURANCE, 0)
@@ -132,7 +144,12 @@ class ExactEngine:
             law = endpoint_law(v, scenario.endpoint)
             nri = scenario.endpoint.missing == "non_responder"
             probability[arm] = float(law.nri() if nri else law.success)
-        extra = {"truncated_mass": truncated} if truncated else {}
+        extra: dict[str, float] = {
+            "power_favourable": float(power_favourable),
+            "power_favourable_se": 0.0,
+        }
+        if truncated:
+            extra["truncated_mass"] = truncated
         return PointResult(
             n_total=n_total,
             n_per_arm=n_per_arm,

@@ -56,6 +56,8 @@ TRIALS_PER_BLOCK = 1000
 """Trials per random-stream block. Part of the algorithm: changing it changes the numbers."""
 
 Int = NDArray[np.int64]
+Task = tuple[int, int, int]
+TaskOutput = tuple[Task, tuple[int, int], dict[str, ArmTotals]]
 
 
 @dataclass(frozen=True)
@@ -249,8 +251,12 @@ class VectorizedEngine:
         block: int,
         trials: int,
         seed: int,
-    ) -> tuple[NDArray[np.bool_], dict[str, ArmTotals]]:
-        """Simulate one block; returns per-trial rejections and per-arm totals."""
+    ) -> tuple[NDArray[np.int8], dict[str, ArmTotals]]:
+        """Simulate one block.
+
+        Returns the per-trial decision (0: H0 not rejected, 1: rejected with the treatment
+        doing worse, 2: rejected with the treatment doing better) and per-arm totals.
+        """
         rng = stream(seed, variant, n_total, purpose, block)
         if purpose == ASSURANCE:
             values = drawn_values(scenario, trials, rng)
@@ -265,16 +271,13 @@ class VectorizedEngine:
         }
         t = scenario.analysis.treatments[0]
         c = scenario.analysis.control
-        rejected = reject(
-            scenario.analysis,
-            outcomes[t].successes,
-            outcomes[t].observed,
-            outcomes[c].successes,
-            outcomes[c].observed,
-        )
-        return rejected, {arm: o.totals() for arm, o in outcomes.items()}
+        ot, oc = outcomes[t], outcomes[c]
+        rejected = reject(scenario.analysis, ot.successes, ot.observed, oc.successes, oc.observed)
+        better = ot.successes * oc.observed > oc.successes * ot.observed
+        decision = rejected.astype(np.int8) * (1 + better.astype(np.int8))
+        return decision, {arm: o.totals() for arm, o in outcomes.items()}
 
-    def tasks(self, scenario: Scenario, simulations: int) -> list[tuple[int, int, int]]:
+    def tasks(self, scenario: Scenario, simulations: int) -> list[Task]:
         """Independent units of work ``(purpose, block, trials)`` for one point.
 
         Each unit has its own random stream, so the units may run in any order, in any
@@ -288,13 +291,13 @@ class VectorizedEngine:
         scenario: Scenario,
         variant: str,
         n_total: int,
-        task: tuple[int, int, int],
+        task: Task,
         seed: int,
-    ) -> tuple[tuple[int, int, int], int, dict[str, ArmTotals]]:
-        """Run one unit of work; returns it with its rejection count and per-arm totals."""
+    ) -> TaskOutput:
+        """Run one unit of work; returns it with its rejection counts and per-arm totals."""
         purpose, block, trials = task
-        rejected, totals = self.run_block(scenario, variant, n_total, purpose, block, trials, seed)
-        return task, int(rejected.sum()), totals
+        decision, totals = self.run_block(scenario, variant, n_total, purpose, block, trials, seed)
+        return task, (int((decision > 0).sum()), int((decision == 2).sum())), totals
 
     def evaluate(
         self,
@@ -318,7 +321,7 @@ def combine(
     scenario: Scenario,
     n_total: int,
     simulations: int,
-    outputs: list[tuple[tuple[int, int, int], int, dict[str, ArmTotals]]],
+    outputs: list[TaskOutput],
 ) -> PointResult:
     """Aggregate the outputs of :meth:`VectorizedEngine.run_task`, in a canonical order.
 
@@ -326,13 +329,15 @@ def combine(
     order in which workers finished.
     """
     rejections: dict[int, int] = {}
+    favourable: dict[int, int] = {}
     totals = {arm: ArmTotals() for arm in scenario.arms}
-    for (purpose, _, _), count, arm_totals in sorted(outputs, key=lambda o: o[0]):
+    for (purpose, _, _), (count, good), arm_totals in sorted(outputs, key=lambda o: o[0]):
         rejections[purpose] = rejections.get(purpose, 0) + count
+        favourable[purpose] = favourable.get(purpose, 0) + good
         if purpose == POWER:
             for arm, tot in arm_totals.items():
                 totals[arm] = totals[arm] + tot
-    return point_result(scenario, n_total, simulations, rejections, totals)
+    return point_result(scenario, n_total, simulations, rejections, favourable, totals)
 
 
 def point_result(
@@ -340,6 +345,7 @@ def point_result(
     n_total: int,
     simulations: int,
     rejections: dict[int, int],
+    favourable: dict[int, int],
     totals: dict[str, ArmTotals],
 ) -> PointResult:
     """Assemble a :class:`PointResult` from counts of rejections and per-arm totals."""
@@ -374,4 +380,8 @@ def point_result(
         expected_n=float(n_total),
         expected_duration_weeks=expected_duration(scenario, n_total),
         simulations=simulations,
+        extra={
+            "power_favourable": favourable[POWER] / simulations,
+            "power_favourable_se": proportion_se(favourable[POWER] / simulations, simulations),
+        },
     )

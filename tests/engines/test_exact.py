@@ -68,12 +68,21 @@ def test_exact_power_equals_enumeration(test, sided, alloc):
         enumerate_power(test, n["msc"], n["control"], pc, pc, 0.05, sided), abs=1e-12
     )
     assert r.power_se == 0 and r.type1_error_se == 0
+    if sided == "one":  # a one-sided test only rejects when the treatment does better
+        assert r.extra["power_favourable"] == pytest.approx(r.power, abs=1e-12)
+    else:
+        assert r.extra["power_favourable"] < r.power
 
 
 def test_exact_exclude_sums_over_numbers_analysed():
     """Under exclude, power = Σ_m P(m_t) P(m_c) · power(m_t, m_c), enumerated here directly."""
-    s = scenario({"endpoint": {"missing": "exclude"}, "evaluate": {"n_total": [16]},
-                  "arms": {"msc": {"dropout": {"per_year": 0.6}}}}).base
+    s = scenario(
+        {
+            "endpoint": {"missing": "exclude"},
+            "evaluate": {"n_total": [16]},
+            "arms": {"msc": {"dropout": {"per_year": 0.6}}},
+        }
+    ).base
     r = ExactEngine().evaluate(s, "base", 16, 1, s.seed)
     values = mean_values(s)
     lt = endpoint_law(values["msc"], s.endpoint)

@@ -83,6 +83,13 @@ def compare_with_closed_form(engine, s: Scenario, simulations: int) -> list[Fail
             failures.append(Failure(what, x, r, se))
 
     check("power", sim.power, ref.power, math.sqrt(ref.power * (1 - ref.power) / simulations))
+    good, ref_good = sim.extra["power_favourable"], ref.extra["power_favourable"]
+    check(
+        "power (treatment better)",
+        good,
+        ref_good,
+        math.sqrt(ref_good * (1 - ref_good) / simulations),
+    )
     check(
         "type I error",
         sim.type1_error,
@@ -101,14 +108,24 @@ def compare_with_closed_form(engine, s: Scenario, simulations: int) -> list[Fail
             math.sqrt(p * (1 - p) / patients),
         )
         d = ref.dropout_fraction[arm]
-        check(f"dropout {arm}", sim.dropout_fraction[arm], d, math.sqrt(d * (1 - d) / (simulations * n)))
+        check(
+            f"dropout {arm}",
+            sim.dropout_fraction[arm],
+            d,
+            math.sqrt(d * (1 - d) / (simulations * n)),
+        )
         spec = s.arms[arm]
         if spec.schedule is None:
             continue
         k = len(spec.schedule.infusion_weeks)
         # per-patient counts lie in [0, k]: variance <= k²/4 (a conservative SE)
         bound = math.sqrt(k * k / 4 / (simulations * n))
-        check(f"infusions {arm}", sim.infusions_per_patient[arm], ref.infusions_per_patient[arm], bound)
+        check(
+            f"infusions {arm}",
+            sim.infusions_per_patient[arm],
+            ref.infusions_per_patient[arm],
+            bound,
+        )
         check(
             f"AEs {arm}",
             sim.adverse_events_per_patient[arm],
@@ -159,7 +176,10 @@ class SlowLossEngine(VectorizedEngine):
             from dataclasses import replace
 
             return original(
-                rng, trials, n, replace(values, loss_per_week=np.asarray(values.loss_per_week) / 2),
+                rng,
+                trials,
+                n,
+                replace(values, loss_per_week=np.asarray(values.loss_per_week) / 2),
                 endpoint,
             )
 

@@ -1,0 +1,144 @@
+"""simtrial benchmarks: measured in one run, reported as figures and ratios.
+
+Usage::
+
+    python benchmarks/run.py [--quick] [--json FILE]
+
+Measures
+--------
+- ``vectorized_patients_per_second``: simulated patient journeys per second of the vectorized
+  engine, one core, on the RA scenario's MSC arm (3 infusions, dropout, AEs) without and with
+  re-dosing (goal ≥ 2 million/s without);
+- ``vectorized_efficiency``: that throughput ÷ the throughput of only drawing the same number
+  of random variates with NumPy (how close the engine is to the cost of its random numbers);
+- ``exact_fixed_200_per_arm_seconds``: exact power + type I error of a 200-per-arm Fisher design
+  with a cold rejection-table cache (goal < 0.05 s).
+
+Each benchmark also asserts a count (patients simulated, tables built) so a change of behaviour
+is caught, not only a change of speed. Timings are best-of-k wall clock: these machines are
+shared, so compare ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from simtrial.analysis import frequentist  # noqa: E402
+from simtrial.engines.base import mean_values  # noqa: E402
+from simtrial.engines.exact import ExactEngine  # noqa: E402
+from simtrial.engines.vectorized import simulate_arm  # noqa: E402
+from simtrial.scenario import deep_merge, load_scenario, validate_data  # noqa: E402
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bench_vectorized(quick: bool) -> dict[str, float]:
+    s = load_scenario(ROOT / "scenarios" / "ra-phase2.yaml").base
+    values = mean_values(s)["msc"]
+    trials, n = (200, 200) if quick else (1000, 400)
+    rng = np.random.default_rng(1)
+    out = simulate_arm(rng, trials, n, values, s.endpoint)
+    assert out.successes.shape == (trials,) and int(out.observed.sum()) == trials * n
+    t = best_of(lambda: simulate_arm(rng, trials, n, values, s.endpoint), 3)
+    per_second = trials * n / t
+
+    # the cost of only drawing the variates the engine draws: dropout, and a uniform + an
+    # exponential per induction (3 inductions), for every patient
+    shape = (trials, n)
+
+    def draws_only() -> None:
+        rng.exponential(1.0, size=shape)
+        for _ in range(3):
+            rng.random(shape)
+            rng.standard_exponential(shape)
+
+    t_draws = best_of(draws_only, 3)
+
+    redose = validate_data(
+        deep_merge(
+            load_scenario(ROOT / "scenarios" / "ra-phase2.yaml").raw,
+            {
+                "variants": None,
+                "arms": {
+                    "msc": {
+                        "schedule": {
+                            "redose_on_loss": {"max": 2, "assess_every_weeks": 4, "delay_weeks": 1}
+                        }
+                    }
+                },
+            },
+        )
+        | {"variants": None},
+        check_priors=False,
+    ).base
+    rvalues = mean_values(redose)["msc"]
+    t_redose = best_of(lambda: simulate_arm(rng, trials, n, rvalues, redose.endpoint), 3)
+    return {
+        "vectorized_patients_per_second": per_second,
+        "vectorized_redosing_patients_per_second": trials * n / t_redose,
+        "vectorized_efficiency": (trials * n / t) / (trials * n / t_draws),
+        "vectorized_patients_per_block": float(trials * n),
+    }
+
+
+def bench_exact() -> dict[str, float]:
+    s = load_scenario(ROOT / "scenarios" / "ra-phase2.yaml").variants["monthly_x3"]
+    engine = ExactEngine()
+
+    def cold() -> None:
+        frequentist.rejection_table.cache_clear()
+        engine.evaluate(s, "base", 400, 1, s.seed)
+
+    t_cold = best_of(cold, 5)
+    t_warm = best_of(lambda: engine.evaluate(s, "base", 400, 1, s.seed), 5)
+    info = frequentist.rejection_table.cache_info()
+    assert info.currsize == 1, info  # power and type I error share one table
+    return {
+        "exact_fixed_200_per_arm_seconds": t_cold,
+        "exact_fixed_200_per_arm_warm_seconds": t_warm,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller problem sizes")
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    args = parser.parse_args(argv)
+    figures: dict[str, float] = {}
+    figures.update(bench_vectorized(args.quick))
+    figures.update(bench_exact())
+    goals = {
+        "vectorized_patients_per_second": (">=", 2e6),
+        "vectorized_efficiency": (">=", 0.25),
+        "exact_fixed_200_per_arm_seconds": ("<", 0.05),
+    }
+    for key, value in figures.items():
+        goal = goals.get(key)
+        mark = ""
+        if goal:
+            ok = value >= goal[1] if goal[0] == ">=" else value < goal[1]
+            mark = f"  (goal {goal[0]} {goal[1]:g}: {'met' if ok else 'NOT met'})"
+        print(f"{key:45s} {value:14.6g}{mark}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
