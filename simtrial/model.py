@@ -25,7 +25,7 @@ All functions take scalars or NumPy arrays for ``q``, ``λ``, ``c`` and broadcas
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,7 +111,7 @@ ARM_PARAMETERS = (
 )
 
 
-def arm_values(arm: Arm, values: dict[tuple[str, ...], ArrayLike]) -> ArmValues:
+def arm_values(arm: Arm, values: Mapping[tuple[str, ...], ArrayLike]) -> ArmValues:
     """Combine an arm's structure with numeric values keyed by parameter location.
 
     ``values`` maps a location relative to the arm (e.g. ``("response", "induction")``) to a

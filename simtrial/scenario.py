@@ -334,12 +334,12 @@ class Scenario(_Model):
                     ("evaluate", "n_total", i),
                 )
         end = self.endpoint.end_week
-        for name, arm in self.arms.items():
-            if arm.schedule and arm.schedule.infusion_weeks[0] >= end:
+        for arm_name, spec in self.arms.items():
+            if spec.schedule and spec.schedule.infusion_weeks[0] >= end:
                 raise FieldIssue(
-                    f"first infusion (week {arm.schedule.infusion_weeks[0]:g}) is not before "
+                    f"first infusion (week {spec.schedule.infusion_weeks[0]:g}) is not before "
                     f"the end of follow-up (week {end:g})",
-                    ("arms", name, "schedule", "infusion_weeks", 0),
+                    ("arms", arm_name, "schedule", "infusion_weeks", 0),
                 )
         if self.endpoint.kind == "time_to_loss" and self.analysis.test != "logrank":
             raise FieldIssue(
@@ -587,7 +587,8 @@ def _check_priors(
             store.resolve_index(param.fit, param.var, param.index)
         except PriorError as exc:
             in_variant = variant is not None and line_for(vlines, loc) is not None
-            path = format_loc((("variants", variant) if in_variant else ()) + loc)  # type: ignore[operator]
+            prefix: Loc = ("variants", variant) if variant is not None and in_variant else ()
+            path = format_loc(prefix + loc)
             line = line_for(vlines if in_variant else lines, loc)
             raise ScenarioError(str(exc), file=file, line=line, path=path) from None
 

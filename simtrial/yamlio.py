@@ -7,6 +7,7 @@ mapping key and sequence item is mapped to its 1-based line so validation errors
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,7 @@ def load_yaml(path: str | Path) -> tuple[Any, dict[Loc, int]]:
     return data, loader.lines
 
 
-def line_for(lines: dict[Loc, int], loc: Loc) -> int | None:
+def line_for(lines: Mapping[Loc, int], loc: Loc) -> int | None:
     """The line of ``loc`` or of its nearest ancestor that has one."""
     loc = tuple(loc)
     while loc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -44,14 +44,14 @@ def stream(seed: int, variant: str, n_total: int, purpose: int, block: int) -> n
 
 def arm_parameters(scenario: Scenario, arm: str) -> list[tuple[tuple[str, ...], Parameter]]:
     """The parameters of one arm, keyed by location relative to the arm."""
-    out = []
+    out: list[tuple[tuple[str, ...], Parameter]] = []
     spec = scenario.arms[arm]
     for loc in ARM_PARAMETERS:
-        obj: object = spec
+        obj: Any = spec
         for part in loc:
             obj = getattr(obj, part, None) if obj is not None else None
         if obj is not None:
-            out.append((loc, obj))  # type: ignore[arg-type]
+            out.append((loc, obj))
     return out
 
 
