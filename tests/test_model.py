@@ -78,8 +78,9 @@ def test_endpoint_laws():
     assert float(law.success) == pytest.approx(0.9 * pi12)
     assert law.observed == pytest.approx(np.exp(-delta * 12))
     assert float(law.nri()) == pytest.approx(0.9 * pi12 * np.exp(-delta * 12))
-    durable = scenario({"endpoint": {"kind": "durable_responder", "week": None,
-                                     "from_week": 10, "to_week": 20}}).base
+    durable = scenario(
+        {"endpoint": {"kind": "durable_responder", "week": None, "from_week": 10, "to_week": 20}}
+    ).base
     law = endpoint_law(mean_values(durable)["msc"], durable.endpoint)
     pi10 = float(response_probability(10, [0, 4, 8], 0.4, 0.05, 2))
     assert float(law.success) == pytest.approx(0.9 * pi10 * np.exp(-0.05 * 10))

@@ -162,9 +162,7 @@ def test_yaml_syntax_error_has_line(tmp_path):
 
 def test_python_tag_is_refused_and_not_executed(tmp_path):
     marker = tmp_path / "executed"
-    text = RA.replace(
-        "seed: 20261121", f'seed: !!python/object/apply:os.system ["touch {marker}"]'
-    )
+    text = RA.replace("seed: 20261121", f'seed: !!python/object/apply:os.system ["touch {marker}"]')
     with pytest.raises(ScenarioError, match="only plain YAML") as info:
         load_scenario(write(tmp_path, text))
     assert info.value.line == line_of(text, "seed:")
@@ -192,7 +190,10 @@ def test_missing_prior_fit_is_a_clear_error(tmp_path, monkeypatch):
     [
         (0.3, Fixed(0.3)),
         ({"beta": [2, 3]}, BetaParam(2, 3)),
-        ("msc/induction[rheumatoid_arthritis]", PriorParam("msc", "induction", "rheumatoid_arthritis")),
+        (
+            "msc/induction[rheumatoid_arthritis]",
+            PriorParam("msc", "induction", "rheumatoid_arthritis"),
+        ),
     ],
 )
 def test_parameter_forms(value, expected):
