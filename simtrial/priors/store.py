@@ -1,0 +1,297 @@
+"""Read the committed fits (``priors/fitted/<fit>.nc`` and ``<fit>.json``) without PyMC.
+
+This is the interface the simulation core uses for ``{prior: FIT/VAR[INDEX]}`` parameters:
+:func:`describe` (variables, dimensions, labels), :func:`resolve_index`, :func:`posterior_mean`
+(power uses the mean) and :func:`joint_draws` (assurance draws parameters of one fit with one
+shared draw index per row, so that correlated parameters such as ``induction`` and
+``loss_per_week`` keep their joint posterior).
+
+Only NumPy, xarray (with the h5netcdf engine) and json are imported. Results are cached per file
+path and modification time, so repeated calls are cheap and a refit is picked up.
+
+Examples
+--------
+>>> import numpy as np
+>>> from simtrial.priors import store
+>>> store.resolve_index("msc", "induction", "rheumatoid_arthritis")
+4
+>>> draws = store.joint_draws(
+...     "msc", [("induction", "ankylosing_spondylitis"), ("loss_per_week", "3")], 5,
+...     np.random.default_rng(1))
+>>> draws.shape
+(5, 2)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simtrial.errors import PriorError
+
+__all__ = [
+    "available_fits",
+    "clear_cache",
+    "describe",
+    "fitted_dir",
+    "joint_draws",
+    "posterior_draws",
+    "posterior_mean",
+    "resolve_index",
+    "summary",
+]
+
+_CACHE: dict[tuple[str, str, int], Any] = {}
+
+
+def fitted_dir() -> Path:
+    """Directory of the fitted priors: ``$SIMTRIAL_PRIORS_DIR`` or ``<repo>/priors/fitted``."""
+    env = os.environ.get("SIMTRIAL_PRIORS_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "priors" / "fitted"
+
+
+def clear_cache() -> None:
+    """Forget every cached summary and posterior (the mtime check makes this rarely needed)."""
+    _CACHE.clear()
+
+
+def available_fits(directory: Path | str | None = None) -> list[str]:
+    """Names of the fits in ``directory`` (those with a ``<fit>.nc``), sorted."""
+    directory = Path(directory) if directory is not None else fitted_dir()
+    return sorted(p.stem for p in directory.glob("*.nc"))
+
+
+def _path(fit: str, directory: Path | str | None, suffix: str) -> Path:
+    directory = Path(directory) if directory is not None else fitted_dir()
+    nc = directory / f"{fit}.nc"
+    if not nc.is_file():
+        available = ", ".join(available_fits(directory)) or "none"
+        raise PriorError(
+            f"no fitted prior {fit!r} in {directory} (available: {available}); "
+            f"run `simtrial priors fit {fit}`"
+        )
+    return directory / f"{fit}{suffix}"
+
+
+def _cached(kind: str, path: Path, load: Any) -> Any:
+    key = (kind, str(path.resolve()), path.stat().st_mtime_ns)
+    if key not in _CACHE:
+        _CACHE[key] = load(path)
+    return _CACHE[key]
+
+
+def _read_summary(fit: str, directory: Path | str | None) -> dict[str, Any] | None:
+    path = _path(fit, directory, ".json")
+    if not path.is_file():
+        return None
+
+    def load(p: Path) -> dict[str, Any]:
+        try:
+            return json.loads(p.read_text())
+        except (OSError, ValueError) as exc:
+            raise PriorError(f"cannot read the fit summary {p}: {exc}") from None
+
+    return _cached("json", path, load)
+
+
+def _read_posterior(fit: str, directory: Path | str | None) -> dict[str, Any]:
+    """``var -> {"dims", "coords", "draws"}`` with draws stacked to (chain·draw, ...)."""
+    path = _path(fit, directory, ".nc")
+
+    def load(p: Path) -> dict[str, Any]:
+        import xarray as xr
+
+        try:
+            with xr.open_dataset(p, group="posterior", engine="h5netcdf") as ds:
+                ds = ds.load()
+        except (OSError, ValueError) as exc:
+            raise PriorError(f"cannot read the fitted prior {p}: {exc}") from None
+        out: dict[str, Any] = {}
+        for name, da in ds.data_vars.items():
+            if da.dims[:2] != ("chain", "draw"):
+                raise PriorError(f"{p}: posterior variable {name!r} lacks (chain, draw) dims")
+            dims = [str(d) for d in da.dims[2:]]
+            values = np.asarray(da.values, dtype=float)
+            out[str(name)] = {
+                "dims": dims,
+                "coords": {d: [str(x) for x in da[d].values] for d in dims},
+                "draws": values.reshape((-1,) + values.shape[2:]),
+            }
+        return out
+
+    return _cached("nc", path, load)
+
+
+def summary(fit: str, directory: Path | str | None = None) -> dict[str, Any]:
+    """The ``<fit>.json`` summary (see :func:`simtrial.priors.fitting.summarize`).
+
+    Raises
+    ------
+    PriorError
+        No such fit, or its summary is missing (rebuild it with ``simtrial priors fit``).
+    """
+    data = _read_summary(fit, directory)
+    if data is None:
+        raise PriorError(
+            f"fitted prior {fit!r} has no summary {fit}.json; run `simtrial priors fit {fit}`"
+        )
+    return data
+
+
+def describe(fit: str, directory: Path | str | None = None) -> dict[str, dict[str, Any]]:
+    """Variables of a fit: ``var -> {"dims": [...], "coords": {dim: [labels]}}``.
+
+    ``dims`` excludes ``chain`` and ``draw``. Read from ``<fit>.json`` when present (cheap),
+    otherwise from the posterior group of ``<fit>.nc``.
+
+    Raises
+    ------
+    PriorError
+        No such fit in ``directory``.
+    """
+    summary = _read_summary(fit, directory)
+    if summary is not None and "variables" in summary:
+        return {
+            var: {
+                "dims": list(info["dims"]),
+                "coords": {k: list(v) for k, v in info["coords"].items()},
+            }
+            for var, info in summary["variables"].items()
+        }
+    return {
+        var: {"dims": list(info["dims"]), "coords": {k: list(v) for k, v in info["coords"].items()}}
+        for var, info in _read_posterior(fit, directory).items()
+    }
+
+
+def _variable(fit: str, var: str, directory: Path | str | None) -> dict[str, Any]:
+    variables = describe(fit, directory)
+    if var not in variables:
+        raise PriorError(
+            f"fitted prior {fit!r} has no variable {var!r} (variables: {', '.join(variables)})"
+        )
+    return variables[var]
+
+
+def resolve_index(
+    fit: str, var: str, index: str | None, directory: Path | str | None = None
+) -> int | None:
+    """Position of ``index`` along the single dimension of ``fit/var``.
+
+    ``index`` is a label (``"rheumatoid_arthritis"``) or an integer string (``"4"``); ``None``
+    for a scalar variable (returns ``None``).
+
+    Raises
+    ------
+    PriorError
+        The label or position is not valid (the message lists the allowed labels), the variable
+        is vector-valued and no index was given, or an index was given for a scalar.
+    """
+    info = _variable(fit, var, directory)
+    dims = info["dims"]
+    if not dims:
+        if index is not None:
+            raise PriorError(f"{fit}/{var} is a scalar; remove the index [{index}]")
+        return None
+    if len(dims) > 1:
+        raise PriorError(f"{fit}/{var} has dimensions {dims}; only one is supported")
+    labels = info["coords"][dims[0]]
+    allowed = ", ".join(labels)
+    if index is None:
+        raise PriorError(
+            f"{fit}/{var} has one value per {dims[0]}; write {fit}/{var}[LABEL] with LABEL one "
+            f"of: {allowed}"
+        )
+    index = str(index).strip()
+    if index in labels:
+        return labels.index(index)
+    try:
+        pos = int(index)
+    except ValueError:
+        pos = None
+    if pos is not None and 0 <= pos < len(labels):
+        return pos
+    raise PriorError(
+        f"{fit}/{var}[{index}]: no {dims[0]} {index!r}; use one of: {allowed} "
+        f"(or a position 0 to {len(labels) - 1})"
+    )
+
+
+def posterior_draws(
+    fit: str, var: str, index: str | None = None, directory: Path | str | None = None
+) -> np.ndarray:
+    """All posterior draws of ``fit/var[index]`` (chains stacked), shape ``(chains·draws,)``."""
+    pos = resolve_index(fit, var, index, directory)
+    posterior = _read_posterior(fit, directory)
+    if var not in posterior:
+        raise PriorError(f"{fit}/{var} is in the fit summary but not in its posterior draws")
+    draws = posterior[var]["draws"]
+    return draws if pos is None else draws[:, pos]
+
+
+def posterior_mean(
+    fit: str, var: str, index: str | None = None, directory: Path | str | None = None
+) -> float:
+    """Posterior mean of ``fit/var[index]`` (from the JSON summary when present)."""
+    pos = resolve_index(fit, var, index, directory)
+    summary = _read_summary(fit, directory)
+    if summary is not None:
+        info = summary.get("variables", {}).get(var)
+        if info is not None:
+            stats = info["summary"]
+            if pos is not None:
+                stats = stats[info["coords"][info["dims"][0]][pos]]
+            return float(stats["mean"])
+    return float(posterior_draws(fit, var, index, directory).mean())
+
+
+def joint_draws(
+    fit: str,
+    refs: list[tuple[str, str | None]],
+    n: int,
+    rng: np.random.Generator,
+    directory: Path | str | None = None,
+) -> np.ndarray:
+    """``n`` joint posterior draws of several variables of one fit.
+
+    One draw index per row, shared by every reference (chains × draws stacked, indices from
+    ``rng.integers``), so the rows follow the joint posterior (``induction`` and
+    ``loss_per_week`` trade off; independent marginals would be wrong).
+
+    Parameters
+    ----------
+    fit : str
+        Fit name.
+    refs : list of (var, index)
+        ``index`` as for :func:`resolve_index` (``None`` for scalars).
+    n : int
+        Number of rows.
+    rng : numpy.random.Generator
+        Source of the draw indices.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n, len(refs))``.
+    """
+    if n < 0:
+        raise PriorError(f'"n" must be >= 0, got {n}')
+    positions = [resolve_index(fit, var, index, directory) for var, index in refs]
+    posterior = _read_posterior(fit, directory)
+    columns = []
+    for (var, _), pos in zip(refs, positions, strict=True):
+        if var not in posterior:
+            raise PriorError(f"{fit}/{var} is in the fit summary but not in its posterior draws")
+        draws = posterior[var]["draws"]
+        columns.append(draws if pos is None else draws[:, pos])
+    total = posterior[next(iter(posterior))]["draws"].shape[0]
+    rows = rng.integers(0, total, size=n)
+    if not columns:
+        return np.empty((n, 0))
+    return np.stack([c[rows] for c in columns], axis=1)
