@@ -1,7 +1,9 @@
 """Engines behind one interface (:class:`~simtrial.engines.base.Engine`).
 
 - ``exact``: closed forms + enumeration of the rejection region (no Monte Carlo error);
-- ``vectorized``: NumPy arrays of trials × patients, the default.
+- ``vectorized``: NumPy arrays of trials × patients, the default;
+- ``des``: SimPy processes in calendar time (accrual, sites, infusion capacity, cell-dose
+  supply); the only engine for scenarios with an ``operations`` block.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from simtrial.engines.base import Engine
 from simtrial.errors import EngineError
 
-ENGINES = ("exact", "vectorized")
+ENGINES = ("exact", "vectorized", "des")
 
 
 def get_engine(name: str) -> Engine:
@@ -22,6 +24,10 @@ def get_engine(name: str) -> Engine:
         from simtrial.engines.vectorized import VectorizedEngine
 
         return VectorizedEngine()
+    if name == "des":
+        from simtrial.engines.des import DESEngine
+
+        return DESEngine()
     raise EngineError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
 
 
