@@ -95,9 +95,9 @@ def _fmt(x: Any) -> str:
     x = float(x)
     if x != x:
         return "nan"
-    if abs(x) >= 1000 or (0 < abs(x) < 1e-3):
-        return f"{x:.3g}"
-    return f"{x:.4f}".rstrip("0").rstrip(".") if abs(x) < 10 else f"{x:.1f}"
+    if 100 <= abs(x) < 1e6:
+        return f"{x:.0f}"
+    return f"{x:.4g}"
 
 
 _COLUMNS = ("mean", "sd", "q025", "q50", "q975", "rhat", "ess_bulk", "ess_tail")

@@ -362,8 +362,9 @@ def load_evidence(path: str | Path) -> Evidence:
             message = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 message = f"unknown field {loc[-1]!r}"
-            elif err["type"] == "union_tag_invalid":
-                message = f"unknown observation kind; {message}"
+            elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                loc = loc + ("kind",)
+                message = f"unknown or missing observation kind; {message}"
         raise ScenarioError(
             message, file=str(path), line=line_for(lines, loc), path=format_loc(loc) or None
         ) from None

@@ -73,12 +73,13 @@ def plot_fit(
 
     vector = [v for v in names if idata.posterior[v].ndim > 2]
     panels = vector or names
-    fig, axs = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4.0), squeeze=False)
+    fig, axs = plt.subplots(1, len(panels), figsize=(7.0 * len(panels), 4.0), squeeze=False)
     for ax, var in zip(axs[0], panels, strict=True):
         group = [var] + ([f"{var}_new"] if f"{var}_new" in idata.posterior else [])
         az.plot_forest(idata, var_names=group, combined=True, hdi_prob=0.95, ax=ax, textsize=8)
         ax.set_title(var)
     fig.suptitle(f"{fit}: posterior 95% intervals")
+    fig.tight_layout()
     save(fig, "forest.png")
 
     save(_ppc_figure(idata, fit, plt), "ppc.png")
