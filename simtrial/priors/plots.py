@@ -13,6 +13,7 @@ Uses ArviZ and Matplotlib (Agg backend); never PyMC.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,22 @@ def plot_fit(
 
     from simtrial.priors import store
 
+    with warnings.catch_warnings():
+        # ArviZ 0.23 calls a Matplotlib 3.11 API that is deprecated; harmless, not actionable
+        warnings.filterwarnings(
+            "ignore", message="Passing a dict or None as alias_mapping", category=DeprecationWarning
+        )
+        return _plot_fit(fit, directory, out_dir, az, plt, store)
+
+
+def _plot_fit(
+    fit: str,
+    directory: str | Path | None,
+    out_dir: str | Path | None,
+    az: Any,
+    plt: Any,
+    store: Any,
+) -> list[Path]:
     nc = store._path(fit, directory, ".nc")
     summary = store._read_summary(fit, directory)
     idata = az.from_netcdf(nc)
