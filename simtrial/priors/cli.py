@@ -54,10 +54,18 @@ def fit_cmd(
         Path | None, typer.Option(help="Evidence directory (default priors/evidence).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    summary_only: Annotated[
+        bool,
+        typer.Option(
+            "--summary-only",
+            help="Only rebuild <fit>.json from the existing <fit>.nc (no sampling), e.g. after "
+            "the mixture or ESS code changed.",
+        ),
+    ] = False,
 ) -> None:
     """Fit priors from the evidence files; fail loudly if the diagnostics gate fails."""
     try:
-        from simtrial.priors.fitting import FITS, fit_prior
+        from simtrial.priors.fitting import FITS, fit_prior, write_summary
 
         names = fits or list(FITS)
         unknown = [n for n in names if n not in FITS]
@@ -65,6 +73,10 @@ def fit_cmd(
             raise PriorError(
                 f"unknown fit(s) {', '.join(unknown)}; the fits are: {', '.join(FITS)}"
             )
+        if summary_only:
+            for name in names:
+                typer.echo(str(write_summary(name, out)))
+            return
         for i, name in enumerate(names, 1):
             typer.echo(f"[{i}/{len(names)}] fitting {name}", err=True)
             result = fit_prior(

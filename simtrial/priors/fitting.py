@@ -133,7 +133,7 @@ def check_diagnostics(
     *,
     rhat_max: float = RHAT_MAX,
     ess_bulk_min: float = ESS_BULK_MIN,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """The diagnostics gate: raise unless every posterior variable passes.
 
     Checks each posterior variable and index for rank-normalised split R-hat ≤ ``rhat_max`` and
@@ -193,7 +193,9 @@ def check_diagnostics(
             f"{ess_bulk_min:.0f}, no divergences); nothing was saved:\n  - "
             + "\n  - ".join(problems)
         )
-    return {**worst, "divergences": divergences, **{f"{k}_at": v for k, v in where.items()}}
+    result: dict[str, Any] = {**worst, "divergences": divergences}
+    result.update({f"{k}_at": v for k, v in where.items()})
+    return result
 
 
 def _entry_stats(draws: np.ndarray, divergences: int) -> dict[str, float | int]:
@@ -217,8 +219,15 @@ def _entry_stats(draws: np.ndarray, divergences: int) -> dict[str, float | int]:
 
 def _mixture_entry(flat: np.ndarray, kind: str, rng: np.random.Generator) -> dict[str, Any]:
     """Mixture approximation, its ESS, and its robustified version (lazy imports)."""
-    from simtrial.priors.mixture import fit_beta_mixture, fit_gamma_mixture, robustify
+    from simtrial.priors.mixture import (
+        BetaMixture,
+        GammaMixture,
+        fit_beta_mixture,
+        fit_gamma_mixture,
+        robustify,
+    )
 
+    mix: BetaMixture | GammaMixture
     if kind == "probability":
         mix = fit_beta_mixture(flat, max_components=4, rng=rng)
         robust = robustify(mix, ROBUST_WEIGHT, mean=0.5)
