@@ -12,7 +12,11 @@ Measures
 - ``vectorized_efficiency``: that throughput ÷ the throughput of only drawing the same number
   of random variates with NumPy (how close the engine is to the cost of its random numbers);
 - ``exact_fixed_200_per_arm_seconds``: exact power + type I error of a 200-per-arm Fisher design
-  with a cold rejection-table cache (goal < 0.05 s).
+  with a cold rejection-table cache (goal < 0.05 s);
+- ``des_events_per_second``: SimPy events per second of the discrete-event engine, one core, on
+  the RA scenario (monthly x3, 80 patients, whole trials with the Fisher decision);
+- ``vectorized_vs_des_speedup``: simulated trials per second of the vectorized engine ÷ those of
+  the DES, same scenario, same point, same run (goal ≥ 50).
 
 Each benchmark also asserts a count (patients simulated, tables built) so a change of behaviour
 is caught, not only a change of speed. Timings are best-of-k wall clock: these machines are
@@ -115,6 +119,46 @@ def bench_exact() -> dict[str, float]:
     }
 
 
+def bench_des(quick: bool) -> dict[str, float]:
+    from simtrial.engines.base import POWER
+    from simtrial.engines.des import DESEngine
+    from simtrial.engines.vectorized import VectorizedEngine
+
+    s = load_scenario(ROOT / "scenarios" / "ra-phase2.yaml").variants["monthly_x3"]
+    n_total = 80
+    des_trials, vec_trials = (20, 1000) if quick else (100, 1000)
+    des = DESEngine(trials_per_block=des_trials)
+    vec = VectorizedEngine(trials_per_block=vec_trials)
+    events = 0
+
+    def run_des() -> None:
+        nonlocal events
+        from simtrial.engines.des import simulate_trial, trial_seeds
+
+        events = 0
+        for seq in trial_seeds(s.seed, "monthly_x3", n_total, POWER, 0, des_trials):
+            events += simulate_trial(s, n_total, seq, POWER).events
+
+    t_des = best_of(run_des, 3)
+    # each patient needs at least an arrival, a process start and end, and an endpoint wait
+    assert 4 * n_total * des_trials <= events <= 12 * n_total * des_trials, events
+    task_des = des.run_task(s, "monthly_x3", n_total, (POWER, 0, des_trials), s.seed)
+    assert sum(t.randomised for t in task_des[2].values()) == n_total * des_trials
+    t_des_task = best_of(
+        lambda: des.run_task(s, "monthly_x3", n_total, (POWER, 0, des_trials), s.seed), 3
+    )
+    t_vec_task = best_of(
+        lambda: vec.run_task(s, "monthly_x3", n_total, (POWER, 0, vec_trials), s.seed), 3
+    )
+    return {
+        "des_events_per_second": events / t_des,
+        "des_events_per_trial": events / des_trials,
+        "des_trials_per_second": des_trials / t_des_task,
+        "vectorized_trials_per_second": vec_trials / t_vec_task,
+        "vectorized_vs_des_speedup": (vec_trials / t_vec_task) / (des_trials / t_des_task),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller problem sizes")
@@ -123,10 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, float] = {}
     figures.update(bench_vectorized(args.quick))
     figures.update(bench_exact())
+    figures.update(bench_des(args.quick))
     goals = {
         "vectorized_patients_per_second": (">=", 2e6),
         "vectorized_efficiency": (">=", 0.25),
         "exact_fixed_200_per_arm_seconds": ("<", 0.05),
+        "vectorized_vs_des_speedup": (">=", 50),
     }
     for key, value in figures.items():
         goal = goals.get(key)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -57,7 +57,11 @@ def validate(
 def run(
     file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     engine: Annotated[
-        str | None, typer.Option(help="exact | vectorized (default: vectorized).")
+        str | None,
+        typer.Option(
+            help="exact | vectorized | des (default: vectorized; des for a scenario with "
+            "an operations block)."
+        ),
     ] = None,
     simulations: Annotated[
         int | None, typer.Option(min=1, help="Simulated trials per point (overrides the file).")
@@ -71,6 +75,14 @@ def run(
         str | None, typer.Option(help="Address of a Dask distributed scheduler.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress.")] = False,
+    trace: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="des engine: also write events.csv, the event log of the first K simulated "
+            "trials of each variant and n_total.",
+        ),
+    ] = 0,
 ) -> None:
     """Simulate a scenario and write results/<name>/summary.json and points.csv."""
     from simtrial.power import default_engine, total_work
@@ -84,6 +96,10 @@ def run(
         )
     scenarios = load_scenario(file)
     engine_name = engine or default_engine(scenarios)
+    if trace and engine_name != "des":
+        raise SimtrialError(
+            f"--trace needs the des engine (got --engine {engine_name}); add --engine des"
+        )
     sims = simulations if simulations is not None else scenarios.base.simulations
     target = out_dir if out_dir is not None else Path("results") / scenarios.name
     show_progress = not quiet and sys.stderr.isatty()
@@ -102,9 +118,27 @@ def run(
     else:
         result = run_scenarios(scenarios, engine=engine_name, simulations=sims, seed=seed)
     paths = write_outputs(result, target)
+    if trace:
+        paths.append(_write_trace(scenarios, trace, result.seed, target))
     if not quiet:
         out.print(result_table(result))
         out.print(f"wrote {', '.join(str(p) for p in paths)}")
+
+
+def _write_trace(scenarios: Any, trials: int, seed: int, target: Path) -> Path:
+    """Write ``events.csv``: the first ``trials`` power trials of every variant and point."""
+    from simtrial.engines.des import DESEngine
+    from simtrial.report import atomic_write, events_csv
+
+    engine = DESEngine()
+    rows = []
+    for name, scenario in scenarios.variants.items():
+        for n_total in scenario.evaluate.n_total:
+            for row in engine.trace(scenario, name, n_total, trials, seed):
+                rows.append((*row, name, n_total))
+    path = target / "events.csv"
+    atomic_write(path, events_csv(rows))
+    return path
 
 
 def _mount_priors() -> None:

@@ -53,6 +53,23 @@ def points_csv(result: RunResult) -> str:
     return buffer.getvalue()
 
 
+EVENT_COLUMNS = ("trial", "patient", "arm", "time", "event", "details", "variant", "n_total")
+
+
+def events_csv(rows: list[tuple[Any, ...]]) -> str:
+    """``events.csv`` of ``simtrial run --engine des --trace K``: one row per simulated event.
+
+    ``rows`` are ``(trial, patient, arm, time, event, details, variant, n_total)``; ``time`` is
+    calendar weeks from the opening of the trial, written with 4 decimals.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EVENT_COLUMNS)
+    for trial, patient, arm, time, event, details, variant, n_total in rows:
+        writer.writerow([trial, patient, arm, f"{time:.4f}", event, details, variant, n_total])
+    return buffer.getvalue()
+
+
 def _cell(value: Any) -> Any:
     return "" if value is None else value
 

@@ -155,7 +155,10 @@ def unsupported(scenario: Scenario, engine: str) -> list[str]:
     if scenario.evaluate.sample_size is not None:
         problems.append("sample-size search (evaluate.sample_size)")
     if scenario.operations is not None and engine != "des":
-        problems.append("operations (only the des engine simulates them)")
+        problems.append(
+            "operations (infusion slots, cell-dose supply and sites live in calendar time: "
+            "only the des engine simulates them; run with --engine des)"
+        )
     return problems
 
 

@@ -102,6 +102,9 @@ algorithm, changing it changes the numbers."""
 
 Task = tuple[int, int, int]
 
+_SAME_TIME = 1e-9
+"""Weeks: agenda items closer than this (rounding of calendar sums) need no SimPy wait."""
+
 # Agenda orders at equal patient times (inductions are applied before any of these).
 _PLANNED, _EXTRA, _VISIT, _SNAPSHOT, _ENDPOINT, _DROPOUT = range(6)
 
@@ -173,7 +176,7 @@ class Patient:
     params: ArmParams
     site: int
     randomised: float  # calendar week
-    gone: simpy.Event
+    gone: simpy.Event | None = None  # succeeds when the patient leaves (made when needed)
     left: bool = False
     dropout: float = math.inf
     potential: bool = True
@@ -301,9 +304,7 @@ class TrialModel:
             if self.gaps[i] > 0:
                 yield self.env.timeout(float(self.gaps[i]))
             arm = self.arm_of[i]
-            p = Patient(
-                i, arm, self.params[arm], int(self.site_of[i]), self.env.now, self.env.event()
-            )
+            p = Patient(i, arm, self.params[arm], int(self.site_of[i]), self.env.now)
             self.patients.append(p)
             self.env.process(self.patient(p))
 
@@ -349,7 +350,7 @@ class TrialModel:
         while True:
             t, kind, k = heapq.heappop(agenda)
             wait = p.randomised + t - env.now
-            if wait > 0:
+            if wait > _SAME_TIME:
                 yield env.timeout(wait)
             if kind == _PLANNED or kind == _EXTRA:
                 self.request(p, t, kind)
@@ -401,6 +402,10 @@ class TrialModel:
         """Wait for a cell dose, then for a slot at the patient's site, or for the patient to
         leave (the infusion is then missed and a dose it held goes back to the stock)."""
         self.note(p, self.env.now, "infusion_waiting", "for=dose" if dose else "for=slot")
+        if p.gone is None:
+            p.gone = self.env.event()
+            if p.left:  # left at the instant the infusion fell due
+                p.gone.succeed()
         if dose is not None:
             yield dose | p.gone
             if p.left:
@@ -484,7 +489,8 @@ class TrialModel:
         else:
             self.note(p, p.randomised + t, "dropout", "")
         p.left = True
-        p.gone.succeed()
+        if p.gone is not None:
+            p.gone.succeed()
         if a.sae_per_week > 0:
             k = int(rng.poisson(a.sae_per_week * t))
             p.serious_adverse_events = k
