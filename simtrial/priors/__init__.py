@@ -4,6 +4,13 @@ Only the fitting functions import PyMC; reading committed fits needs xarray alon
 """
 
 from simtrial.priors.evidence import Evidence, load_all, load_evidence
+from simtrial.priors.mixture import (
+    BetaMixture,
+    GammaMixture,
+    fit_beta_mixture,
+    fit_gamma_mixture,
+    robustify,
+)
 from simtrial.priors.store import (
     available_fits,
     describe,
@@ -14,13 +21,18 @@ from simtrial.priors.store import (
 )
 
 __all__ = [
+    "BetaMixture",
     "Evidence",
+    "GammaMixture",
     "available_fits",
     "describe",
+    "fit_beta_mixture",
+    "fit_gamma_mixture",
     "fitted_dir",
     "joint_draws",
     "load_all",
     "load_evidence",
     "posterior_mean",
     "resolve_index",
+    "robustify",
 ]
