@@ -548,10 +548,12 @@ def trial_seeds(seed: int, variant: str, n_total: int, purpose: int, block: int,
 
 
 def trial_params(
-    scenario: Scenario, purpose: int, rng: np.random.Generator
+    scenario: Scenario, purpose: int, rng: np.random.Generator | None
 ) -> dict[str, ArmParams]:
-    """Parameter values of one trial: means (power), the null (type I) or one joint draw."""
+    """Parameter values of one trial: means (power), the null (type I) or one joint draw
+    (assurance, from ``rng``)."""
     if purpose == ASSURANCE:
+        assert rng is not None
         values = drawn_values(scenario, 1, rng)
     else:
         values = mean_values(scenario)
@@ -568,8 +570,12 @@ def simulate_trial(
     purpose: int = POWER,
     trace: list[TraceRow] | None = None,
     trace_id: int = 0,
+    params: dict[str, ArmParams] | None = None,
 ) -> TrialOutcome:
     """Simulate one trial with a fresh environment and generators from ``seq``.
+
+    ``params`` (the arms' values for ``purpose``) may be passed when they do not depend on the
+    trial (power and type I error); for assurance they are drawn from the trial's stream.
 
     Examples
     --------
@@ -578,7 +584,8 @@ def simulate_trial(
     >>> simulate_trial(s, 40, np.random.SeedSequence(1)).arms["msc"].infusions  # doctest: +SKIP
     """
     journey, operations = (np.random.Generator(np.random.PCG64(s)) for s in seq.spawn(2))
-    params = trial_params(scenario, purpose, journey)
+    if params is None or purpose == ASSURANCE:
+        params = trial_params(scenario, purpose, journey)
     env = CountingEnvironment()
     model = TrialModel(
         env, scenario, params, scenario.n_per_arm(n_total), journey, operations, trace, trace_id
@@ -659,8 +666,9 @@ class DESEngine:
     ) -> TaskOutput:
         """Simulate one block; returns rejection counts, per-arm and operational totals."""
         purpose, block, trials = task
+        params = None if purpose == ASSURANCE else trial_params(scenario, purpose, None)
         outcomes = [
-            simulate_trial(scenario, n_total, seq, purpose)
+            simulate_trial(scenario, n_total, seq, purpose, params=params)
             for seq in trial_seeds(seed, variant, n_total, purpose, block, trials)
         ]
         t, c = scenario.analysis.treatments[0], scenario.analysis.control

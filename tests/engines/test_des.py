@@ -62,7 +62,7 @@ def test_ample_capacity_gives_identical_results():
 def test_scarce_capacity_lowers_response_and_shows_delays(limit):
     """Endpoint at week 12, last induction due at week 10: an infusion more than 2 weeks late
     no longer counts. Demand: 1 MSC patient a week x 3 infusions, over 2 sites."""
-    sims = 300
+    sims = 200
     ample = scenario({"operations": {"sites": 2}}).base
     scarce = scenario({"operations": {"sites": 2, **limit}}).base
     a = DESEngine().evaluate(ample, "base", 40, sims, SEED)
@@ -82,9 +82,9 @@ def test_scarce_capacity_lowers_response_and_shows_delays(limit):
 def test_expected_duration_matches_poisson_accrual():
     """First randomisation to last endpoint visit: Gamma(n − 1, rate) + W, mean (n − 1)/r + W."""
     s = scenario().base
-    r = DESEngine().evaluate(s, "base", 40, 300, SEED)
+    r = DESEngine().evaluate(s, "base", 40, 200, SEED)
     expected = 39 / 2.0 + 12
-    se = math.sqrt(39) / 2.0 / math.sqrt(300)  # sd of Gamma(39, 2) over 300 trials
+    se = math.sqrt(39) / 2.0 / math.sqrt(200)  # sd of Gamma(39, 2) over 200 trials
     assert r.expected_duration_weeks == pytest.approx(expected, abs=4 * se)
     assert r.extra["expected_duration_weeks_se"] == pytest.approx(se, rel=0.25)
 
