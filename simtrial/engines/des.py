@@ -45,6 +45,9 @@ the same statistical suite. Rules, in patient time:
 - **endpoint visit** at ``r + W_end`` exactly: it does **not** move when infusions are delayed,
   so scarce capacity shows up as a lower response. Success as in the other engines (responding at
   ``W``, or responding at ``from_week`` through ``to_week``; in the study at ``W_end``).
+- **type I error**: a treatment arm takes the control arm's whole model, operations included (its
+  sham infusions take slots but no cell doses), so the null holds exactly; what dose shortages
+  cost shows in power.
 - **adverse events**: each given infusion causes an AE with probability ``per_infusion``; SAEs
   are a Poisson process at ``serious_rate_per_year/52`` per week while in the study (their count
   and uniform times are drawn when the patient leaves).
@@ -559,7 +562,9 @@ def trial_params(
         values = mean_values(scenario)
         if purpose == TYPE1:
             values = null_values(values, scenario)
-    treatments = set(scenario.analysis.treatments)
+    # Under the null a treatment arm takes the control arm's whole model, including its use of
+    # operations (no cell doses): the null holds exactly, as in the other engines.
+    treatments = set(scenario.analysis.treatments) if purpose != TYPE1 else set()
     return {arm: ArmParams.of(v, arm in treatments) for arm, v in values.items()}
 
 

@@ -14,8 +14,14 @@ import pytest
 import yaml
 
 from simtrial.cli import main
-from simtrial.engines.base import POWER, mean_values
-from simtrial.engines.des import DESEngine, iter_trials, simulate_trial, trial_seeds
+from simtrial.engines.base import POWER, TYPE1, mean_values
+from simtrial.engines.des import (
+    DESEngine,
+    iter_trials,
+    simulate_trial,
+    trial_params,
+    trial_seeds,
+)
 from simtrial.engines.exact import ExactEngine
 from simtrial.engines.vectorized import VectorizedEngine, simulate_arm
 from simtrial.errors import EngineError
@@ -77,6 +83,30 @@ def test_scarce_capacity_lowers_response_and_shows_delays(limit):
     assert b.power < a.power
     # the endpoint visit does not move: the trial lasts as long
     assert b.expected_duration_weeks == a.expected_duration_weeks
+
+
+def test_null_holds_exactly_under_a_dose_shortage():
+    """Type I error: the treatment arm takes the control's whole model, operations included
+    (sham infusions take no cell dose), so a dose shortage cannot make it differ. A strong,
+    timing-dependent sham response makes a wrong null (delayed shams in the treatment arm only)
+    reject about half the time."""
+    sham = {"induction": 0.5, "loss_per_week": 0.02, "onset_weeks": 2}
+    s = scenario(
+        deep_merge(
+            REFERENCE["placebo_with_sham_infusions"],
+            {
+                "arms": {"control": {"response": sham}},
+                "operations": {"sites": 2, "doses_per_week": 1},
+            },
+        )
+    ).base
+    null = trial_params(s, TYPE1, None)
+    assert null["msc"] == null["control"] and not null["msc"].uses_dose
+    assert trial_params(s, POWER, None)["msc"].uses_dose
+    sims = 300
+    r = DESEngine().evaluate(s, "base", 40, sims, SEED)
+    assert r.type1_error <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / sims)
+    assert r.extra["mean_infusion_delay_weeks"]["msc"] > 1  # the shortage is real
 
 
 def test_expected_duration_matches_poisson_accrual():
