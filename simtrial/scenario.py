@@ -200,7 +200,25 @@ class Arm(_Model):
 
 
 class Futility(_Model):
-    conditional_power_below: Annotated[float, Field(gt=0, lt=1)]
+    """Non-binding futility: conditional power (frequentist tests) or the Bayesian predictive
+    probability of success (``bayes_posterior``) below a threshold."""
+
+    conditional_power_below: Annotated[float, Field(gt=0, lt=1)] | None = None
+    predictive_probability_below: Annotated[float, Field(gt=0, lt=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Futility:
+        given = [
+            f
+            for f in ("conditional_power_below", "predictive_probability_below")
+            if getattr(self, f) is not None
+        ]
+        if len(given) != 1:
+            raise FieldIssue(
+                "give one of conditional_power_below or predictive_probability_below",
+                (given[1],) if len(given) > 1 else (),
+            )
+        return self
 
 
 class Interims(_Model):
@@ -228,6 +246,17 @@ class Bayes(_Model):
     control_prior: Probability = Field(
         default_factory=lambda: parse_parameter({"beta": [1, 1]}, "probability")
     )
+    robust_weight: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """Weight of a vague Beta(1, 1) component added to the control prior (RBesT robustify)."""
+
+    @field_validator("treatment_prior", "control_prior")
+    @classmethod
+    def _distribution(cls, prior: Parameter) -> Parameter:
+        from simtrial.parameters import BetaParam
+
+        if not isinstance(prior, BetaParam | PriorParam):
+            raise FieldIssue(f"a prior must be {{beta: [a, b]}} or {{prior: FIT/VAR}}, got {prior}")
+        return prior
 
 
 class Analysis(_Model):
@@ -250,6 +279,18 @@ class Analysis(_Model):
             raise FieldIssue("test bayes_posterior needs a bayes block", ("bayes",))
         if self.bayes is not None and self.test != "bayes_posterior":
             raise FieldIssue("a bayes block is only used with test: bayes_posterior", ("bayes",))
+        futility = self.interims.futility if self.interims else None
+        if futility is not None:
+            if futility.predictive_probability_below is not None and self.test != "bayes_posterior":
+                raise FieldIssue(
+                    "predictive-probability futility needs test: bayes_posterior",
+                    ("interims", "futility", "predictive_probability_below"),
+                )
+            if futility.conditional_power_below is not None and self.test == "bayes_posterior":
+                raise FieldIssue(
+                    "a Bayesian rule uses futility: {predictive_probability_below: ...}",
+                    ("interims", "futility", "conditional_power_below"),
+                )
         if len(self.treatments) > 1 and self.multiplicity is None:
             raise FieldIssue(
                 "several treatment arms need multiplicity: holm or bonferroni", ("multiplicity",)
@@ -258,10 +299,21 @@ class Analysis(_Model):
 
 
 class Safety(_Model):
+    """Stop when P(SAE rate > max | data) > posterior_probability (Gamma–Poisson)."""
+
     max_serious_rate_per_year: PosFloat
     posterior_probability: Annotated[float, Field(gt=0, lt=1)]
     every_patients: Annotated[int, Field(ge=1)] | None = None
     prior: Rate | None = None
+
+    @field_validator("prior")
+    @classmethod
+    def _gamma(cls, prior: Parameter | None) -> Parameter | None:
+        from simtrial.parameters import GammaParam
+
+        if prior is not None and not isinstance(prior, GammaParam):
+            raise FieldIssue(f"the SAE-rate prior must be {{gamma: [shape, rate]}}, got {prior}")
+        return prior
 
 
 class SampleSize(_Model):

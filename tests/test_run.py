@@ -102,10 +102,10 @@ def test_work_split_any_way_gives_identical_results():
 def test_streams_depend_on_variant_point_and_block():
     s = scenario().base
     e = VectorizedEngine()
-    r1, _ = e.run_block(s, "a", 40, 0, 0, 300, s.seed)
-    r2, _ = e.run_block(s, "a", 40, 0, 0, 300, s.seed)
-    r3, _ = e.run_block(s, "b", 40, 0, 0, 300, s.seed)
-    r4, _ = e.run_block(s, "a", 40, 0, 1, 300, s.seed)
+    r1 = e.run_block(s, "a", 40, 0, 0, 300, s.seed)[0].rejected
+    r2 = e.run_block(s, "a", 40, 0, 0, 300, s.seed)[0].rejected
+    r3 = e.run_block(s, "b", 40, 0, 0, 300, s.seed)[0].rejected
+    r4 = e.run_block(s, "a", 40, 0, 1, 300, s.seed)[0].rejected
     assert (r1 == r2).all()
     assert not (r1 == r3).all() and not (r1 == r4).all()
 

@@ -1,12 +1,50 @@
-"""Trial-level decisions from simulated counts, through cached rejection tables."""
+"""Trial-level decisions from simulated counts, through cached tables over (x_t, x_c)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from simtrial.analysis.frequentist import rejection_table
 from simtrial.scenario import Analysis
+
+
+def lookup(
+    table: Callable[[int, int], NDArray],
+    x_t: ArrayLike,
+    m_t: ArrayLike,
+    x_c: ArrayLike,
+    m_c: ArrayLike,
+) -> NDArray:
+    """Read ``table(m_t, m_c)[x_t, x_c]`` for every trial.
+
+    ``x`` are responders and ``m`` patients analysed per arm (the number randomised under NRI,
+    or the number still in the study under ``exclude``). Trials are grouped by (m_t, m_c), so a
+    10 000-trial point costs a handful of tables, not 10 000 tests.
+    """
+    x_t, x_c, m_t, m_c = np.broadcast_arrays(
+        np.asarray(x_t, dtype=np.int64),
+        np.asarray(x_c, dtype=np.int64),
+        np.asarray(m_t, dtype=np.int64),
+        np.asarray(m_c, dtype=np.int64),
+    )
+    if x_t.size == 0:
+        return np.zeros(x_t.shape, dtype=bool)
+    key = m_t * (int(m_c.max()) + 1) + m_c
+    unique, inverse = np.unique(key, return_inverse=True)
+    inverse = inverse.reshape(key.shape)
+    out = None
+    for k in range(len(unique)):
+        where = inverse == k
+        mt, mc = int(m_t[where].flat[0]), int(m_c[where].flat[0])
+        values = table(mt, mc)[x_t[where], x_c[where]]
+        if out is None:
+            out = np.zeros(x_t.shape, dtype=values.dtype)
+        out[where] = values
+    assert out is not None
+    return out
 
 
 def reject(
@@ -16,26 +54,9 @@ def reject(
     x_c: ArrayLike,
     m_c: ArrayLike,
 ) -> NDArray[np.bool_]:
-    """Whether the final analysis rejects, trial by trial.
+    """Whether a fixed design's frequentist test rejects at level ``alpha``, trial by trial."""
 
-    ``x`` are responders and ``m`` patients analysed per arm (``m`` is the number randomised
-    under NRI, or the number still in the study under ``exclude``). The decision for every
-    (x_t, x_c) is read from the test's rejection table for the trial's (m_t, m_c), so a
-    10 000-trial point costs a handful of tables, not 10 000 tests.
-    """
-    x_t = np.asarray(x_t, dtype=np.int64)
-    x_c = np.asarray(x_c, dtype=np.int64)
-    m_t, m_c = np.broadcast_arrays(np.asarray(m_t, dtype=np.int64), np.asarray(m_c, dtype=np.int64))
-    out = np.zeros(np.broadcast(x_t, x_c, m_t).shape, dtype=bool)
-    if out.size == 0:
-        return out
-    x_t, x_c, m_t, m_c = np.broadcast_arrays(x_t, x_c, m_t, m_c)
-    key = m_t.astype(np.int64) * (int(m_c.max()) + 1) + m_c
-    unique, inverse = np.unique(key, return_inverse=True)
-    inverse = inverse.reshape(key.shape)
-    for k in range(len(unique)):
-        where = inverse == k
-        mt, mc = int(m_t[where].flat[0]), int(m_c[where].flat[0])
-        table = rejection_table(analysis.test, mt, mc, analysis.alpha, analysis.sided)
-        out[where] = table[x_t[where], x_c[where]]
-    return out
+    def table(mt: int, mc: int) -> NDArray[np.bool_]:
+        return rejection_table(analysis.test, mt, mc, analysis.alpha, analysis.sided)
+
+    return lookup(table, x_t, m_t, x_c, m_c).astype(bool)

@@ -47,6 +47,7 @@ __all__ = [
     "SIDED",
     "TwoByTwo",
     "compare_proportions",
+    "p_value_table",
     "p_values",
     "rejection_table",
 ]
@@ -361,6 +362,19 @@ def _rejection_table_uncached(test: str, n_t: int, n_c: int, alpha: float, sided
     if not 0.0 < alpha < 1.0:
         raise ValueError(f'"alpha" must be in (0, 1), got {alpha!r}')
     return _p_table(test, n_t, n_c, sided) <= alpha
+
+
+@lru_cache(maxsize=64)
+def p_value_table(test: str, n_t: int, n_c: int, sided: str) -> FloatArray:
+    """p-values of every outcome ``(x_t, x_c)`` of a two-arm trial, cached and read-only.
+
+    Used where one level is not enough (Holm's step-down procedure over several arms).
+    """
+    _check_choice("test", test, TESTS)
+    _check_choice("sided", sided, SIDED)
+    table = _p_table(test, _check_n("n_t", n_t), _check_n("n_c", n_c), sided)
+    table.setflags(write=False)
+    return table
 
 
 @lru_cache(maxsize=256)

@@ -25,7 +25,7 @@ from simtrial.results import PointResult
 from simtrial.scenario import Scenario
 
 # Purposes of a random stream.
-POWER, TYPE1, ASSURANCE = 0, 1, 2
+POWER, TYPE1, ASSURANCE, SAFE, UNSAFE = 0, 1, 2, 3, 4
 
 Progress = Callable[[int], None]
 """Called with the number of simulated trials just finished."""
@@ -140,25 +140,36 @@ class Engine(Protocol):
         ...
 
 
+# Design features each engine can simulate.
+FEATURES = {
+    "vectorized": {"interims", "bayes_posterior", "multi_arm", "safety", "sample_size"},
+    "exact": {"bayes_posterior", "sample_size"},
+    "des": set(),
+}
+
+
 def unsupported(scenario: Scenario, engine: str) -> list[str]:
-    """Features of a scenario that no engine supports yet (common refusal list)."""
+    """Features of a scenario that ``engine`` cannot simulate (common refusal list)."""
+    can = FEATURES.get(engine, set())
     problems = []
     a = scenario.analysis
-    if len(a.treatments) > 1:
+    if len(a.treatments) > 1 and "multi_arm" not in can:
         problems.append("several treatment arms (analysis.treatment as a list)")
-    if a.interims is not None:
+    if a.interims is not None and "interims" not in can:
         problems.append("group-sequential designs (analysis.interims)")
-    if a.test in ("bayes_posterior", "logrank"):
+    if a.test in ("bayes_posterior", "logrank") and a.test not in can:
         problems.append(f"test {a.test!r}")
-    if scenario.safety is not None:
+    if scenario.safety is not None and "safety" not in can:
         problems.append("safety stopping (safety)")
-    if scenario.evaluate.sample_size is not None:
+    if scenario.evaluate.sample_size is not None and "sample_size" not in can:
         problems.append("sample-size search (evaluate.sample_size)")
     if scenario.operations is not None and engine != "des":
         problems.append(
             "operations (infusion slots, cell-dose supply and sites live in calendar time: "
             "only the des engine simulates them; run with --engine des)"
         )
+    if len(a.treatments) > 1 and (a.interims is not None or a.test == "bayes_posterior"):
+        problems.append("several treatment arms with interims or a Bayesian rule")
     return problems
 
 
@@ -169,7 +180,41 @@ def refuse(scenario: Scenario, engine: str, extra: list[str] | None = None) -> N
         raise EngineError(
             f"the {engine} engine cannot run scenario {scenario.name!r}: "
             + "; ".join(problems)
-            + " — not available in this version"
+            + " (see README, 'Engines')"
+        )
+
+
+@dataclass(frozen=True)
+class BlockStats:
+    """Trial-level counts of one block (summed over its trials)."""
+
+    trials: int
+    rejections: int  # at least one comparison rejected
+    favourable: int  # ... with the treatment doing better
+    per_comparison: tuple[int, ...] = ()
+    stopped: tuple[int, int, int] = (0, 0, 0)  # efficacy, futility, safety
+    n_randomised: float = 0.0
+    duration: float | None = None
+
+    def __add__(self, other: BlockStats) -> BlockStats:
+        dur = (
+            None
+            if self.duration is None or other.duration is None
+            else (self.duration + other.duration)
+        )
+        per = tuple(a + b for a, b in zip(self.per_comparison, other.per_comparison, strict=True))
+        return BlockStats(
+            self.trials + other.trials,
+            self.rejections + other.rejections,
+            self.favourable + other.favourable,
+            per,
+            (
+                self.stopped[0] + other.stopped[0],
+                self.stopped[1] + other.stopped[1],
+                self.stopped[2] + other.stopped[2],
+            ),
+            self.n_randomised + other.n_randomised,
+            dur,
         )
 
 

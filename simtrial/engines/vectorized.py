@@ -26,18 +26,21 @@ common parameter are Binomial (Poisson).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from simtrial.analysis.decision import reject
+from simtrial.analysis.design import EFFICACY, FUTILITY, SAFETY, ArmData, Decisions, Design
 from simtrial.engines.base import (
     ASSURANCE,
     POWER,
+    SAFE,
     TYPE1,
+    UNSAFE,
     ArmTotals,
+    BlockStats,
     Progress,
     drawn_values,
     expected_duration,
@@ -57,12 +60,13 @@ TRIALS_PER_BLOCK = 1000
 
 Int = NDArray[np.int64]
 Task = tuple[int, int, int]
-TaskOutput = tuple[Task, tuple[int, int], dict[str, ArmTotals]]
+TaskOutput = tuple[Task, BlockStats, dict[str, ArmTotals]]
 
 
 @dataclass(frozen=True)
 class ArmOutcome:
-    """Per-trial counts of one arm in one block (arrays of shape ``(trials,)``)."""
+    """Per-trial counts of one arm in one block (arrays of shape ``(trials,)``), and, when
+    asked for, per-patient arrays (shape ``(trials, n)``) for interim and safety looks."""
 
     successes: Int
     observed: Int
@@ -71,6 +75,10 @@ class ArmOutcome:
     serious_adverse_events: Int
     dropouts: Int
     n: int
+    success: NDArray[np.bool_] | None = None
+    in_study: NDArray[np.bool_] | None = None
+    sae: Int | None = None
+    exposure_weeks: NDArray[np.float64] | None = None
 
     def totals(self) -> ArmTotals:
         t = len(self.successes)
@@ -82,6 +90,18 @@ class ArmOutcome:
             adverse_events=float(self.adverse_events.sum()),
             serious_adverse_events=float(self.serious_adverse_events.sum()),
             dropouts=float(self.dropouts.sum()),
+        )
+
+    def data(self) -> ArmData:
+        """The arm as the design sees it."""
+        return ArmData(
+            n=self.n,
+            successes=self.successes,
+            analysed=self.observed,
+            success=self.success,
+            observed=self.in_study,
+            sae=self.sae,
+            exposure_weeks=self.exposure_weeks,
         )
 
 
@@ -122,11 +142,37 @@ def simulate_arm(
     n: int,
     values: ArmValues,
     endpoint: Endpoint,
+    per_patient: bool = False,
 ) -> ArmOutcome:
-    """Simulate ``n`` patients in each of ``trials`` trials of one arm."""
+    """Simulate ``n`` patients in each of ``trials`` trials of one arm.
+
+    With ``per_patient`` the outcome also carries per-patient arrays (endpoint met, still in
+    the study, SAE counts, weeks in the study) for interim and safety looks.
+    """
     end = endpoint.end_week
     delta = values.dropout_hazard
     zeros = np.zeros(trials, dtype=np.int64)
+    if values.schedule is None and per_patient:
+        shape = (trials, n)
+        dropout = rng.exponential(1.0 / delta, size=shape) if delta > 0 else np.full(shape, np.inf)
+        in_study = dropout > end
+        p_col = _col(values.endpoint_probability, trials)
+        success = in_study & (rng.random(shape) < p_col)
+        m = in_study.sum(axis=1)
+        analysed = np.full(trials, n) if endpoint.missing == "non_responder" else m
+        return ArmOutcome(
+            success.sum(axis=1),
+            analysed.astype(np.int64),
+            zeros,
+            zeros,
+            zeros,
+            n - m,
+            n,
+            success=success,
+            in_study=in_study,
+            sae=np.zeros(shape, dtype=np.int64),
+            exposure_weeks=np.minimum(dropout, end),
+        )
     if values.schedule is None:
         # An arm given by its endpoint probability: per-trial binomials are exact.
         observed_p = float(np.exp(-delta * end))
@@ -212,9 +258,15 @@ def simulate_arm(
 
     per_infusion = np.broadcast_to(np.asarray(values.per_infusion, dtype=float), (trials,))
     aes = rng.binomial(infusions, per_infusion)
-    rate = np.broadcast_to(np.asarray(values.serious_rate_per_year, dtype=float), (trials,))
-    weeks_in_study = np.minimum(dropout, end).sum(axis=1)
-    saes = rng.poisson(rate / 52.0 * weeks_in_study)
+    rate = _col(values.serious_rate_per_year, trials)
+    exposure = np.minimum(dropout, end)
+    if per_patient:
+        sae = rng.poisson(np.asarray(rate) / 52.0 * exposure)
+        saes = sae.sum(axis=1)
+    else:
+        sae = None
+        rate_trial = np.broadcast_to(np.asarray(rate, dtype=float).reshape(-1), (trials,))
+        saes = rng.poisson(rate_trial / 52.0 * exposure.sum(axis=1))
     return ArmOutcome(
         successes.astype(np.int64),
         observed.astype(np.int64),
@@ -223,6 +275,10 @@ def simulate_arm(
         saes.astype(np.int64),
         n - in_study.sum(axis=1),
         n,
+        success=success if per_patient else None,
+        in_study=in_study if per_patient else None,
+        sae=sae,
+        exposure_weeks=exposure if per_patient else None,
     )
 
 
@@ -251,31 +307,28 @@ class VectorizedEngine:
         block: int,
         trials: int,
         seed: int,
-    ) -> tuple[NDArray[np.int8], dict[str, ArmTotals]]:
-        """Simulate one block.
-
-        Returns the per-trial decision (0: H0 not rejected, 1: rejected with the treatment
-        doing worse, 2: rejected with the treatment doing better) and per-arm totals.
-        """
+    ) -> tuple[Decisions, dict[str, ArmTotals]]:
+        """Simulate one block of trials and apply the design; returns decisions and totals."""
         rng = stream(seed, variant, n_total, purpose, block)
-        if purpose == ASSURANCE:
-            values = drawn_values(scenario, trials, rng)
-        else:
-            values = mean_values(scenario)
-            if purpose == TYPE1:
-                values = null_values(values, scenario)
+        design = Design(scenario)
+        values = purpose_values(scenario, purpose, trials, rng)
         n_per_arm = scenario.n_per_arm(n_total)
+        per_patient = design.needs_patients
         outcomes = {
-            arm: simulate_arm(rng, trials, n_per_arm[arm], values[arm], scenario.endpoint)
+            arm: simulate_arm(
+                rng, trials, n_per_arm[arm], values[arm], scenario.endpoint, per_patient
+            )
             for arm in scenario.arms
         }
-        t = scenario.analysis.treatments[0]
-        c = scenario.analysis.control
-        ot, oc = outcomes[t], outcomes[c]
-        rejected = reject(scenario.analysis, ot.successes, ot.observed, oc.successes, oc.observed)
-        better = ot.successes * oc.observed > oc.successes * ot.observed
-        decision = rejected.astype(np.int8) * (1 + better.astype(np.int8))
-        return decision, {arm: o.totals() for arm, o in outcomes.items()}
+        arrivals = None
+        if per_patient and scenario.enrolment is not None:
+            gaps = rng.exponential(1.0 / scenario.enrolment.rate_per_week, size=(trials, n_total))
+            gaps[:, 0] = 0.0
+            arrivals = np.cumsum(gaps, axis=1)
+        decisions = design.decide(
+            {arm: o.data() for arm, o in outcomes.items()}, arrivals, scenario.endpoint.end_week
+        )
+        return decisions, {arm: o.totals() for arm, o in outcomes.items()}
 
     def tasks(self, scenario: Scenario, simulations: int) -> list[Task]:
         """Independent units of work ``(purpose, block, trials)`` for one point.
@@ -283,8 +336,7 @@ class VectorizedEngine:
         Each unit has its own random stream, so the units may run in any order, in any
         grouping (chunks), on any worker: :func:`combine` of their outputs is the same.
         """
-        purposes = [POWER, TYPE1] + ([ASSURANCE] if has_uncertainty(scenario) else [])
-        return [(p, b, t) for p in purposes for b, t in self.blocks(simulations)]
+        return [(p, b, t) for p in purposes(scenario) for b, t in self.blocks(simulations)]
 
     def run_task(
         self,
@@ -294,10 +346,23 @@ class VectorizedEngine:
         task: Task,
         seed: int,
     ) -> TaskOutput:
-        """Run one unit of work; returns it with its rejection counts and per-arm totals."""
+        """Run one unit of work; returns it with its trial-level counts and per-arm totals."""
         purpose, block, trials = task
-        decision, totals = self.run_block(scenario, variant, n_total, purpose, block, trials, seed)
-        return task, (int((decision > 0).sum()), int((decision == 2).sum())), totals
+        d, totals = self.run_block(scenario, variant, n_total, purpose, block, trials, seed)
+        stats = BlockStats(
+            trials=trials,
+            rejections=int(d.rejected.any(axis=1).sum()),
+            favourable=int(d.favourable.any(axis=1).sum()),
+            per_comparison=tuple(int(v) for v in d.rejected.sum(axis=0)),
+            stopped=(
+                int((d.reason == EFFICACY).sum()),
+                int((d.reason == FUTILITY).sum()),
+                int((d.reason == SAFETY).sum()),
+            ),
+            n_randomised=float(d.n_randomised.sum()),
+            duration=None if d.duration is None else float(d.duration.sum()),
+        )
+        return task, stats, totals
 
     def evaluate(
         self,
@@ -317,45 +382,105 @@ class VectorizedEngine:
         return combine(scenario, n_total, simulations, outputs)
 
 
+def purposes(scenario: Scenario) -> list[int]:
+    """Which simulations a point needs: power and type I error always; assurance when a
+    parameter has a distribution; a safe and an unsafe SAE rate with a safety rule."""
+    out = [POWER, TYPE1]
+    if has_uncertainty(scenario):
+        out.append(ASSURANCE)
+    if scenario.safety is not None:
+        out += [SAFE, UNSAFE]
+    return out
+
+
+def purpose_values(
+    scenario: Scenario, purpose: int, trials: int, rng: np.random.Generator
+) -> dict[str, ArmValues]:
+    """Parameter values for one purpose (means, null, joint draws, or a safe/unsafe SAE rate).
+
+    The safe and unsafe rates are half and twice ``safety.max_serious_rate_per_year`` in every
+    treatment arm (*choice*: a rate the rule should rarely stop and one it should usually stop).
+    """
+    if purpose == ASSURANCE:
+        return drawn_values(scenario, trials, rng)
+    values = mean_values(scenario)
+    if purpose == TYPE1:
+        return null_values(values, scenario)
+    if purpose in (SAFE, UNSAFE):
+        assert scenario.safety is not None
+        rate = scenario.safety.max_serious_rate_per_year * (0.5 if purpose == SAFE else 2.0)
+        values = dict(values)
+        for t in scenario.analysis.treatments:
+            values[t] = replace(values[t], serious_rate_per_year=rate)
+    return values
+
+
 def combine(
     scenario: Scenario,
     n_total: int,
     simulations: int,
-    outputs: list[TaskOutput],
+    outputs: list[Any],
 ) -> PointResult:
     """Aggregate the outputs of :meth:`VectorizedEngine.run_task`, in a canonical order.
 
-    Outputs are sorted by task before summing, so floating-point sums do not depend on the
-    order in which workers finished.
+    Outputs are sorted by task before summing, so sums do not depend on the order in which
+    workers finished. The trial-level counts are a :class:`BlockStats` or, from engines that
+    only decide fixed designs, a pair (rejections, favourable rejections).
     """
-    rejections: dict[int, int] = {}
-    favourable: dict[int, int] = {}
+    stats: dict[int, BlockStats] = {}
     totals = {arm: ArmTotals() for arm in scenario.arms}
-    for (purpose, _, _), (count, good), arm_totals in sorted(outputs, key=lambda o: o[0]):
-        rejections[purpose] = rejections.get(purpose, 0) + count
-        favourable[purpose] = favourable.get(purpose, 0) + good
+    for output in sorted(outputs, key=lambda o: o[0]):
+        (purpose, _, trials), counts, arm_totals = output[0], output[1], output[2]
+        if not isinstance(counts, BlockStats):
+            counts = BlockStats(trials, counts[0], counts[1], (counts[0],))
+        stats[purpose] = stats[purpose] + counts if purpose in stats else counts
         if purpose == POWER:
             for arm, tot in arm_totals.items():
                 totals[arm] = totals[arm] + tot
-    return point_result(scenario, n_total, simulations, rejections, favourable, totals)
+    return point_result(scenario, n_total, simulations, stats, totals)
 
 
 def point_result(
     scenario: Scenario,
     n_total: int,
     simulations: int,
-    rejections: dict[int, int],
-    favourable: dict[int, int],
+    stats: dict[int, BlockStats],
     totals: dict[str, ArmTotals],
 ) -> PointResult:
-    """Assemble a :class:`PointResult` from counts of rejections and per-arm totals."""
-    power = rejections[POWER] / simulations
-    type1 = rejections[TYPE1] / simulations
-    if ASSURANCE in rejections:
-        assurance = rejections[ASSURANCE] / simulations
-    else:
-        assurance = power  # no parameter has a distribution: the prior is a point mass
+    """Assemble a :class:`PointResult` from per-purpose trial counts and per-arm totals."""
+
+    def rate(purpose: int, count: str = "rejections") -> float:
+        return getattr(stats[purpose], count) / simulations
+
+    power = rate(POWER)
+    type1 = rate(TYPE1)
+    assurance = rate(ASSURANCE) if ASSURANCE in stats else power
+    run = stats[POWER]
     scheduled = [a for a, spec in scenario.arms.items() if spec.schedule is not None]
+    extra: dict[str, Any] = {
+        "power_favourable": rate(POWER, "favourable"),
+        "power_favourable_se": proportion_se(rate(POWER, "favourable"), simulations),
+    }
+    treatments = scenario.analysis.treatments
+    if len(treatments) > 1:
+        extra["power_per_arm"] = {
+            t: run.per_comparison[j] / simulations for j, t in enumerate(treatments)
+        }
+    if scenario.safety is not None:
+        extra["safety_stop_probability"] = {
+            "scenario": run.stopped[2] / simulations,
+            "safe_rate": stats[SAFE].stopped[2] / simulations,
+            "unsafe_rate": stats[UNSAFE].stopped[2] / simulations,
+            "safe_rate_per_year": scenario.safety.max_serious_rate_per_year * 0.5,
+            "unsafe_rate_per_year": scenario.safety.max_serious_rate_per_year * 2.0,
+        }
+    interim = scenario.analysis.interims is not None or scenario.safety is not None
+    if interim:
+        expected_n = run.n_randomised / simulations
+        duration = None if run.duration is None else run.duration / simulations
+    else:
+        expected_n = float(n_total)
+        duration = expected_duration(scenario, n_total)
     return PointResult(
         n_total=n_total,
         n_per_arm=scenario.n_per_arm(n_total),
@@ -376,12 +501,13 @@ def point_result(
             a: totals[a].serious_adverse_events / totals[a].randomised for a in scheduled
         },
         dropout_fraction={a: t.dropouts / t.randomised for a, t in totals.items()},
-        stopped_early={"efficacy": 0.0, "futility": 0.0, "safety": 0.0},
-        expected_n=float(n_total),
-        expected_duration_weeks=expected_duration(scenario, n_total),
-        simulations=simulations,
-        extra={
-            "power_favourable": favourable[POWER] / simulations,
-            "power_favourable_se": proportion_se(favourable[POWER] / simulations, simulations),
+        stopped_early={
+            "efficacy": run.stopped[0] / simulations,
+            "futility": run.stopped[1] / simulations,
+            "safety": run.stopped[2] / simulations,
         },
+        expected_n=expected_n,
+        expected_duration_weeks=duration,
+        simulations=simulations,
+        extra=extra,
     )

@@ -180,7 +180,7 @@ class SlowLossEngine(VectorizedEngine):
 
         original = v.simulate_arm
 
-        def halved(rng, trials, n, values, endpoint):
+        def halved(rng, trials, n, values, endpoint, *args):
             from dataclasses import replace
 
             return original(
@@ -189,6 +189,7 @@ class SlowLossEngine(VectorizedEngine):
                 n,
                 replace(values, loss_per_week=np.asarray(values.loss_per_week) / 2),
                 endpoint,
+                *args,
             )
 
         v.simulate_arm = halved

@@ -1,0 +1,401 @@
+"""A trial design applied to simulated patients: looks, decision rules, stopping.
+
+:class:`Design` is built once per scenario and decides, for a block of simulated trials, when
+each trial stops and what it concludes. Engines hand it per-arm :class:`ArmData` (counts, and
+per-patient arrays when there are interim or safety looks) and, with ``enrolment``, the
+randomisation times.
+
+Rules (DESIGN §4; choices where it is silent are marked *choice*):
+
+- **Looks** happen when a fraction ``t_k`` of the patients have reached their endpoint visit
+  (``analysis.interims.information``). Every patient is followed for the same number of weeks,
+  so the patients with an endpoint at look k are the first ``round(t_k·n)`` randomised; *choice*:
+  arms are assumed to be randomised in balanced blocks, so each arm contributes
+  ``round(t_k·n_arm)`` of them.
+- **Efficacy**: a frequentist test rejects at look k when its p-value is at most the look's
+  nominal level from the Lan–DeMets boundaries (:mod:`~simtrial.analysis.group_sequential`),
+  so any test (Fisher, χ², z) can be used group-sequentially; a fixed design has one look at
+  level α. Two-sided designs reject in either direction; ``power_favourable`` counts only
+  rejections with the treatment doing better. A Bayesian rule succeeds when
+  P(p_t − p_c > margin | data) > threshold (:mod:`~simtrial.analysis.bayes`); *choice*: at
+  interims it is applied only when ``efficacy_spending`` is not ``none``, with the same
+  threshold.
+- **Futility** (non-binding: boundaries ignore it): conditional power under the current trend
+  below ``conditional_power_below`` (J&T §10.2, with the pooled z statistic and the final
+  boundary), or the Bayesian predictive probability of success below
+  ``predictive_probability_below``.
+- **Safety**: the treatment arm's SAE rate has a Gamma prior (``safety.prior``; default
+  Gamma(0.5, 1) per patient-year, *choice*) updated with the SAEs and patient-years of the
+  patients who completed follow-up; the trial stops when P(rate > max | data) >
+  ``posterior_probability``. Checked at every interim look and, with ``every_patients: K``,
+  every K treatment patients. At one look, safety is checked first, then efficacy, then
+  futility.
+- **Several treatment arms** (fixed designs): each compared with the control, with Bonferroni
+  (each at α/k) or Holm's step-down procedure; ``power`` is then the probability of at least
+  one rejection.
+- **Sample size and duration**: with ``enrolment``, look k happens when the patient number
+  ``round(t_k·N)`` reaches the endpoint week (randomisation time + endpoint week); everybody
+  randomised by then counts in ``expected_n``; the duration runs from the first randomisation
+  to that time. Without ``enrolment``, ``expected_n`` counts the patients analysed at the stop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats
+
+from simtrial.analysis.decision import lookup
+from simtrial.analysis.frequentist import p_value_table, rejection_table
+from simtrial.analysis.group_sequential import Boundaries, boundaries, conditional_power
+from simtrial.scenario import Scenario
+
+CONTINUE, EFFICACY, FUTILITY, SAFETY = 0, 1, 2, 3
+REASONS = {EFFICACY: "efficacy", FUTILITY: "futility", SAFETY: "safety"}
+
+Bool = NDArray[np.bool_]
+Int = NDArray[np.int64]
+
+
+@dataclass
+class ArmData:
+    """One arm's simulated outcomes for a block of trials.
+
+    ``successes``/``analysed`` are the final counts (shape ``(trials,)``). The per-patient
+    arrays (shape ``(trials, n)``, in randomisation order) are needed only for interim or
+    safety looks: ``success`` (endpoint met), ``observed`` (endpoint observed: not dropped out),
+    ``sae`` (SAE count up to the end of follow-up) and ``exposure_weeks`` (weeks in the study).
+    """
+
+    n: int
+    successes: Int
+    analysed: Int
+    success: Bool | None = None
+    observed: Bool | None = None
+    sae: Int | None = None
+    exposure_weeks: NDArray[np.float64] | None = None
+
+    def counts(self, m: int, missing: str) -> tuple[Int, Int]:
+        """Responders and patients analysed among the first ``m`` patients."""
+        if m >= self.n:
+            return self.successes, self.analysed
+        assert self.success is not None and self.observed is not None
+        x = self.success[:, :m].sum(axis=1)
+        if missing == "non_responder":
+            return x, np.full(x.shape, m, dtype=np.int64)
+        return x, self.observed[:, :m].sum(axis=1)
+
+
+@dataclass
+class Decisions:
+    """What each simulated trial concluded (arrays over trials)."""
+
+    rejected: Bool  # (trials, comparisons)
+    favourable: Bool  # (trials, comparisons): rejected with the treatment doing better
+    reason: NDArray[np.int8]  # CONTINUE (ran to the end), EFFICACY, FUTILITY or SAFETY
+    stop_fraction: NDArray[np.float64]  # information fraction of the look that ended it
+    n_randomised: NDArray[np.float64]
+    duration: NDArray[np.float64] | None
+
+
+def pooled_z(x_t: Any, m_t: Any, x_c: Any, m_c: Any) -> NDArray[np.float64]:
+    """Pooled two-proportion z statistic, positive when the treatment does better (0 if
+    degenerate)."""
+    x_t, m_t, x_c, m_c = (np.asarray(v, dtype=float) for v in (x_t, m_t, x_c, m_c))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (x_t + x_c) / (m_t + m_c)
+        se = np.sqrt(pooled * (1 - pooled) * (1 / m_t + 1 / m_c))
+        z = (x_t / m_t - x_c / m_c) / se
+    return np.where(np.isfinite(z), z, 0.0)
+
+
+class Design:
+    """Looks, rules and stopping of a scenario (see the module docstring)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        a = scenario.analysis
+        self.scenario = scenario
+        self.treatments = a.treatments
+        self.control = a.control
+        self.missing = scenario.endpoint.missing
+        self.bayesian = a.test == "bayes_posterior"
+        interims = a.interims
+        self.information = list(interims.information) if interims else [1.0]
+        spending = interims.efficacy_spending if interims else "none"
+        self.boundaries: Boundaries | None = None
+        if not self.bayesian:
+            self.boundaries = boundaries(self.information, a.alpha, a.sided, spending)
+        self.efficacy_at_interims = spending != "none"
+        self.futility = interims.futility if interims else None
+        self.safety = scenario.safety
+        if self.bayesian:
+            self._bayes = _bayes_rule(scenario)
+
+    @property
+    def needs_patients(self) -> bool:
+        """Whether per-patient arrays are needed (interim or safety looks)."""
+        return len(self.information) > 1 or self.safety is not None
+
+    def to_dict(self) -> dict[str, Any] | None:
+        """The ``boundaries`` entry of summary.json (None for a fixed design)."""
+        if len(self.information) == 1:
+            return None
+        if self.boundaries is not None:
+            return self.boundaries.to_dict()
+        return {"information": self.information, "efficacy_z": None}
+
+    # -- the decision -----------------------------------------------------------------------
+
+    def looks(self, n_treatment: int) -> list[tuple[float, bool]]:
+        """Sorted (information fraction, is an analysis look) including safety-only looks."""
+        out = {t: True for t in self.information}
+        if self.safety is not None and self.safety.every_patients:
+            k = self.safety.every_patients
+            for m in range(k, n_treatment, k):
+                out.setdefault(m / n_treatment, False)
+        return sorted(out.items())
+
+    def _efficacy(self, k: int, x_t: Int, m_t: Int, x_c: Int, m_c: Int, sided: str) -> Bool:
+        a = self.scenario.analysis
+        if self.bayesian:
+            return lookup(self._bayes.table, x_t, m_t, x_c, m_c)
+        assert self.boundaries is not None
+        level = self.boundaries.nominal_alpha[k]
+        if level <= 0:
+            return np.zeros(np.shape(x_t), dtype=bool)
+
+        def table(mt: int, mc: int) -> Bool:
+            return rejection_table(a.test, mt, mc, level, sided)
+
+        return lookup(table, x_t, m_t, x_c, m_c)
+
+    def _multi_arm(self, data: dict[str, ArmData]) -> Bool:
+        """Final decisions for several treatment arms with Bonferroni or Holm."""
+        a = self.scenario.analysis
+        k = len(self.treatments)
+        xc, mc = data[self.control].successes, data[self.control].analysed
+        p = np.empty((len(xc), k))
+        for j, t in enumerate(self.treatments):
+            xt, mt = data[t].successes, data[t].analysed
+            p[:, j] = lookup(lambda m1, m2: p_value_table(a.test, m1, m2, a.sided), xt, mt, xc, mc)
+        if a.multiplicity == "bonferroni":
+            return p <= a.alpha / k
+        # Holm: sort p-values; reject while p_(r) <= alpha / (k − r + 1)
+        order = np.argsort(p, axis=1)
+        sorted_p = np.take_along_axis(p, order, axis=1)
+        thresholds = a.alpha / (k - np.arange(k))
+        passed = np.cumprod(sorted_p <= thresholds, axis=1).astype(bool)
+        rejected = np.zeros_like(passed)
+        np.put_along_axis(rejected, order, passed, axis=1)
+        return rejected
+
+    def decide(
+        self,
+        data: dict[str, ArmData],
+        arrivals: NDArray[np.float64] | None,
+        end_week: float,
+    ) -> Decisions:
+        """Apply the design to a block of simulated trials."""
+        a = self.scenario.analysis
+        trials = len(data[self.control].successes)
+        k_arms = len(self.treatments)
+        rejected = np.zeros((trials, k_arms), dtype=bool)
+        favourable = np.zeros((trials, k_arms), dtype=bool)
+        reason = np.zeros(trials, dtype=np.int8)
+        stop_fraction = np.ones(trials)
+        active = np.ones(trials, dtype=bool)
+
+        if k_arms > 1:
+            rejected[:] = self._multi_arm(data)
+            for j, t in enumerate(self.treatments):
+                better = _better(
+                    data[t].successes,
+                    data[t].analysed,
+                    data[self.control].successes,
+                    data[self.control].analysed,
+                )
+                favourable[:, j] = rejected[:, j] & better
+            return self._finish(
+                rejected, favourable, reason, stop_fraction, data, arrivals, end_week
+            )
+
+        t = self.treatments[0]
+        dt, dc = data[t], data[self.control]
+        analysis_index = {f: i for i, f in enumerate(self.information)}
+        for fraction, is_analysis in self.looks(dt.n):
+            final = fraction >= 1.0
+            m_t = dt.n if final else max(1, round(fraction * dt.n))
+            m_c = dc.n if final else max(1, round(fraction * dc.n))
+            if self.safety is not None and not final:
+                unsafe = active & self._unsafe([data[x] for x in self.treatments], fraction)
+                reason[unsafe] = SAFETY
+                stop_fraction[unsafe] = fraction
+                active &= ~unsafe
+            if not is_analysis:
+                continue
+            k = analysis_index[fraction]
+            x_t, n_t = dt.counts(m_t, self.missing)
+            x_c, n_c = dc.counts(m_c, self.missing)
+            if final or self.efficacy_at_interims:
+                win = active & self._efficacy(k, x_t, n_t, x_c, n_c, a.sided)
+                better = _better(x_t, n_t, x_c, n_c)
+                rejected[:, 0] |= win
+                favourable[:, 0] |= win & better
+                if not final:
+                    reason[win] = EFFICACY
+                    stop_fraction[win] = fraction
+                active &= ~win
+            if not final and self.futility is not None:
+                futile = active & self._futile(fraction, x_t, n_t, x_c, n_c, dt.n, dc.n)
+                reason[futile] = FUTILITY
+                stop_fraction[futile] = fraction
+                active &= ~futile
+        return self._finish(rejected, favourable, reason, stop_fraction, data, arrivals, end_week)
+
+    def _futile(
+        self, fraction: float, x_t: Int, m_t: Int, x_c: Int, m_c: Int, n_t: int, n_c: int
+    ) -> Bool:
+        assert self.futility is not None
+        if self.futility.conditional_power_below is not None:
+            assert self.boundaries is not None
+            c_final = self.boundaries.efficacy_z[-1]
+            cp = conditional_power(pooled_z(x_t, m_t, x_c, m_c), fraction, c_final)
+            return np.asarray(cp < self.futility.conditional_power_below)
+        threshold = self.futility.predictive_probability_below
+        assert threshold is not None and self.bayesian
+        return self._bayes.futile(x_t, m_t, x_c, m_c, n_t, n_c, threshold)
+
+    def _unsafe(self, arms: list[ArmData], fraction: float) -> Bool:
+        assert self.safety is not None
+        events = 0
+        years = 0.0
+        for arm in arms:
+            assert arm.sae is not None and arm.exposure_weeks is not None
+            m = max(1, round(fraction * arm.n))
+            events = events + arm.sae[:, :m].sum(axis=1)
+            years = years + arm.exposure_weeks[:, :m].sum(axis=1) / 52.0
+        shape, rate = safety_prior(self.scenario)
+        limit = self.safety.max_serious_rate_per_year
+        p_exceed = stats.gamma.sf(limit, shape + np.asarray(events), scale=1.0 / (rate + years))
+        return np.asarray(p_exceed > self.safety.posterior_probability)
+
+    def _finish(
+        self,
+        rejected: Bool,
+        favourable: Bool,
+        reason: NDArray[np.int8],
+        stop_fraction: NDArray[np.float64],
+        data: dict[str, ArmData],
+        arrivals: NDArray[np.float64] | None,
+        end_week: float,
+    ) -> Decisions:
+        n_total = sum(d.n for d in data.values())
+        if arrivals is None:
+            n_randomised = np.array(
+                [
+                    float(sum(max(1, round(f * d.n)) if f < 1 else d.n for d in data.values()))
+                    for f in stop_fraction
+                ]
+            )
+            return Decisions(rejected, favourable, reason, stop_fraction, n_randomised, None)
+        index = np.clip(np.round(stop_fraction * n_total).astype(np.int64), 1, n_total) - 1
+        rows = np.arange(len(stop_fraction))
+        when = arrivals[rows, index] + end_week
+        n_randomised = (arrivals <= when[:, None]).sum(axis=1).astype(float)
+        duration = when - arrivals[:, 0]
+        return Decisions(rejected, favourable, reason, stop_fraction, n_randomised, duration)
+
+
+def _better(x_t: Any, m_t: Any, x_c: Any, m_c: Any) -> Bool:
+    return np.asarray(np.asarray(x_t) * np.asarray(m_c) > np.asarray(x_c) * np.asarray(m_t))
+
+
+def safety_prior(scenario: Scenario) -> tuple[float, float]:
+    """Gamma (shape, rate per patient-year) prior of the SAE rate; default Gamma(0.5, 1)."""
+    from simtrial.parameters import GammaParam
+
+    assert scenario.safety is not None
+    prior = scenario.safety.prior
+    if prior is None:
+        return 0.5, 1.0
+    if isinstance(prior, GammaParam):
+        return prior.shape, prior.rate
+    raise ValueError("safety.prior must be {gamma: [shape, rate]}")
+
+
+class _bayes_rule:  # noqa: N801 - a small private adapter
+    """The Bayesian rule with its priors as Beta mixtures (lazy import of the priors layer)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        from simtrial.analysis import bayes
+        from simtrial.priors.mixture import BetaMixture
+
+        b = scenario.analysis.bayes
+        assert b is not None
+        self.bayes = bayes
+        self.threshold = b.threshold
+        self.margin = b.margin
+        self.treatment_prior: BetaMixture = as_beta_mixture(b.treatment_prior)
+        self.control_prior: BetaMixture = as_beta_mixture(b.control_prior)
+        if b.robust_weight > 0:
+            from simtrial.priors.mixture import robustify
+
+            self.control_prior = robustify(self.control_prior, b.robust_weight, mean=0.5)
+
+    def table(self, m_t: int, m_c: int) -> Bool:
+        return self.bayes.decision_table(
+            m_t, m_c, self.treatment_prior, self.control_prior, self.threshold, self.margin
+        )
+
+    def futile(
+        self, x_t: Int, m_t: Int, x_c: Int, m_c: Int, n_t: int, n_c: int, below: float
+    ) -> Bool:
+        pp = self.bayes.predictive_probability(
+            x_t,
+            m_t,
+            x_c,
+            m_c,
+            n_t,
+            n_c,
+            self.treatment_prior,
+            self.control_prior,
+            self.threshold,
+            self.margin,
+        )
+        return np.asarray(pp < below)
+
+
+def as_beta_mixture(param: Any) -> Any:
+    """A prior parameter as a BetaMixture: ``{beta: [a, b]}`` or a fitted prior's mixture."""
+    from simtrial.parameters import BetaParam, PriorParam
+    from simtrial.priors.mixture import BetaMixture
+
+    if isinstance(param, BetaParam):
+        return BetaMixture(np.array([1.0]), np.array([param.a]), np.array([param.b]))
+    if isinstance(param, PriorParam):
+        return fitted_mixture(param)
+    raise ValueError(f"a Bayesian prior must be {{beta: [a, b]}} or {{prior: ...}}, got {param}")
+
+
+def fitted_mixture(param: Any) -> Any:
+    """The Beta-mixture approximation of a fitted prior variable, from ``<fit>.json``."""
+    from simtrial.errors import PriorError
+    from simtrial.priors import store
+    from simtrial.priors.mixture import BetaMixture
+
+    pos = store.resolve_index(param.fit, param.var, param.index)
+    info = store.summary(param.fit)["variables"][param.var]
+    entry = info["summary"]
+    if pos is not None:
+        entry = entry[info["coords"][info["dims"][0]][pos]]
+    if entry.get("mixture_family") != "beta" or not entry.get("mixture"):
+        raise PriorError(f"{param} has no Beta-mixture approximation in {param.fit}.json")
+    comps = entry["mixture"]
+    return BetaMixture(
+        np.array([c["weight"] for c in comps]),
+        np.array([c["a"] for c in comps]),
+        np.array([c["b"] for c in comps]),
+    )
