@@ -122,6 +122,17 @@ def run(
         paths.append(_write_trace(scenarios, trace, result.seed, target))
     if not quiet:
         out.print(result_table(result))
+        for name, variant in result.variants.items():
+            size = variant.sample_size
+            if size is None:
+                continue
+            if size.get("n_total") is None:
+                out.print(f"sample size ({name}): {size['note']}")
+            else:
+                out.print(
+                    f"sample size ({name}): n_total {size['n_total']} for {size['target']} "
+                    f">= {size['goal']:g} (achieved {size['achieved']:.3f} ± {size['se']:.3f})"
+                )
         out.print(f"wrote {', '.join(str(p) for p in paths)}")
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
+from simtrial.analysis.design import Design
 from simtrial.engines import get_engine
-from simtrial.engines.base import has_uncertainty
-from simtrial.results import RunResult, VariantResult
-from simtrial.scenario import ScenarioSet
+from simtrial.engines.base import Engine, has_uncertainty
+from simtrial.results import PointResult, RunResult, VariantResult
+from simtrial.scenario import Scenario, ScenarioSet
 
 ProgressFactory = Callable[[int], Callable[[int], None]]
 
@@ -78,7 +79,12 @@ def run(
             impl.evaluate(scenario, name, n, sims, the_seed, progress)
             for n in scenario.evaluate.n_total
         ]
-        variants[name] = VariantResult(name=name, points=points)
+        size = None
+        if scenario.evaluate.sample_size is not None:
+            size = search_sample_size(impl, scenario, name, sims, the_seed)
+        variants[name] = VariantResult(
+            name=name, points=points, boundaries=Design(scenario).to_dict(), sample_size=size
+        )
     return RunResult(
         scenario=scenarios.name,
         seed=the_seed,
@@ -89,3 +95,86 @@ def run(
         endpoint=base.endpoint.kind,
         version=_version(),
     )
+
+
+def _isotonic(values: list[float]) -> list[float]:
+    """Non-decreasing least-squares fit (pool adjacent violators)."""
+    blocks: list[list[float]] = []  # [mean, count]
+    for v in values:
+        blocks.append([v, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, c2 = blocks.pop()
+            m1, c1 = blocks.pop()
+            blocks.append([(m1 * c1 + m2 * c2) / (c1 + c2), c1 + c2])
+    out: list[float] = []
+    for mean, count in blocks:
+        out += [mean] * int(count)
+    return out
+
+
+def search_sample_size(
+    engine: Engine, scenario: Scenario, variant: str, simulations: int, seed: int
+) -> dict[str, object]:
+    """Smallest ``n_total`` whose power (or assurance) reaches the goal.
+
+    Candidates are multiples of the allocation total (so every arm size is whole) up to
+    ``max_total``. A bisection brackets the answer; because Monte Carlo estimates (and exact
+    binomial power, which is saw-toothed in n) need not increase with n, the answer is read
+    from a non-decreasing (isotonic) fit through every point evaluated: the smallest evaluated
+    n whose fitted value reaches the goal. Each point has its own random streams (keyed by
+    n_total), so points of the curve are independent — no common random numbers; with the
+    exact engine the curve is exact. Returns ``n_total``, ``achieved``, ``se`` and ``curve``.
+    """
+    spec = scenario.evaluate.sample_size
+    assert spec is not None
+    step = sum(a.allocation for a in scenario.arms.values())
+    key = spec.target
+    seen: dict[int, PointResult] = {}
+
+    def value(n: int) -> float:
+        if n not in seen:
+            seen[n] = engine.evaluate(scenario, variant, n, simulations, seed)
+        return getattr(seen[n], key)
+
+    lo = step  # smallest design: one patient per allocation unit
+    hi = (spec.max_total // step) * step
+    if hi < lo:
+        hi = lo
+    if value(hi) < spec.goal:
+        best = seen[hi]
+        return {
+            "target": key,
+            "goal": spec.goal,
+            "n_total": None,
+            "achieved": getattr(best, key),
+            "se": getattr(best, f"{key}_se"),
+            "note": f"goal not reached at max_total {hi}",
+            "curve": _curve(seen, key),
+        }
+    while hi - lo > step:
+        mid = lo + ((hi - lo) // (2 * step)) * step
+        mid = max(lo + step, mid)
+        if value(mid) >= spec.goal:
+            hi = mid
+        else:
+            lo = mid
+    ns = sorted(seen)
+    fitted = _isotonic([getattr(seen[n], key) for n in ns])
+    n_best = next(n for n, f in zip(ns, fitted, strict=True) if f >= spec.goal)
+    best = seen[n_best]
+    return {
+        "target": key,
+        "goal": spec.goal,
+        "n_total": n_best,
+        "n_per_arm": best.n_per_arm,
+        "achieved": getattr(best, key),
+        "se": getattr(best, f"{key}_se"),
+        "curve": _curve(seen, key),
+    }
+
+
+def _curve(seen: dict[int, PointResult], key: str) -> list[dict[str, float]]:
+    return [
+        {"n_total": n, "achieved": getattr(seen[n], key), "se": getattr(seen[n], f"{key}_se")}
+        for n in sorted(seen)
+    ]

@@ -1,0 +1,86 @@
+"""Sample-size search against rpact and the Fleiss continuity-corrected formula.
+
+References
+----------
+rpact 3.3.4 (Debian r-cran-rpact)::
+
+    library(rpact)
+    getSampleSizeRates(pi1 = 0.6, pi2 = 0.3, alpha = 0.05, sided = 2, beta = 0.2)$nFixed
+    [1] 83.94051
+
+Fleiss, Levin & Paik (2003), *Statistical Methods for Rates and Proportions*, eq. 4.14: the
+continuity-corrected size per arm n' = n/4 · (1 + sqrt(1 + 4/(n·|p1 − p2|)))², from the
+uncorrected n = 41.97 per arm above: n' = 48.41 per arm (96.82 in all).
+
+Both are normal approximations; the exact engine finds the smallest n whose *exact* power
+reaches 80%, so agreement is expected within a few patients (binomial power is saw-toothed in n).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from simtrial.engines.exact import ExactEngine
+from simtrial.engines.vectorized import VectorizedEngine
+from simtrial.power import _isotonic, search_sample_size
+from tests.helpers import scenario
+
+
+def two_rates(test: str, max_total: int = 400):
+    return scenario(
+        {
+            "arms": {
+                "control": {"endpoint_probability": 0.3, "dropout": None},
+                "msc": {
+                    "endpoint_probability": 0.6,
+                    "schedule": None,
+                    "response": None,
+                    "adverse_events": None,
+                    "dropout": None,
+                },
+            },
+            "analysis": {"test": test},
+            "evaluate": {
+                "n_total": [40],
+                "sample_size": {"target": "power", "goal": 0.8, "max_total": max_total},
+            },
+        }
+    ).base
+
+
+def fleiss(n: float, delta: float) -> float:
+    return n / 4 * (1 + math.sqrt(1 + 4 / (n * delta))) ** 2
+
+
+@pytest.mark.parametrize(
+    "test,reference", [("z_pooled", 83.94051), ("chi2_yates", 2 * fleiss(83.94051 / 2, 0.3))]
+)
+def test_exact_search_matches_published_approximations(test, reference):
+    result = search_sample_size(ExactEngine(), two_rates(test), "base", 1, 1)
+    assert abs(result["n_total"] - reference) <= 4  # within 2 patients per arm
+    assert result["achieved"] >= 0.8
+    curve = {c["n_total"]: c["achieved"] for c in result["curve"]}
+    below = [n for n in curve if n < result["n_total"]]
+    assert below and curve[max(below)] < 0.8
+
+
+def test_fleiss_reference_value():
+    assert 2 * fleiss(83.94051 / 2, 0.3) == pytest.approx(96.82, abs=0.01)
+
+
+def test_vectorized_search_agrees_with_exact():
+    s = two_rates("z_pooled")
+    result = search_sample_size(VectorizedEngine(), s, "base", 4000, 5)
+    assert abs(result["n_total"] - 82) <= 8
+    assert result["se"] > 0
+
+
+def test_goal_not_reached():
+    result = search_sample_size(ExactEngine(), two_rates("z_pooled", max_total=20), "base", 1, 1)
+    assert result["n_total"] is None and "not reached" in result["note"]
+
+
+def test_isotonic():
+    assert _isotonic([0.1, 0.3, 0.2, 0.5]) == pytest.approx([0.1, 0.25, 0.25, 0.5])
