@@ -158,6 +158,13 @@ class Design:
                 out.setdefault(m / n_treatment, False)
         return sorted(out.items())
 
+    def final_table(self, m_t: int, m_c: int) -> Bool:
+        """Success region of a fixed design's (single) analysis over (x_t, x_c)."""
+        if self.bayesian:
+            return self._bayes.table(m_t, m_c)
+        a = self.scenario.analysis
+        return rejection_table(a.test, m_t, m_c, a.alpha, a.sided)
+
     def _efficacy(self, k: int, x_t: Int, m_t: Int, x_c: Int, m_c: Int, sided: str) -> Bool:
         a = self.scenario.analysis
         if self.bayesian:
@@ -353,19 +360,24 @@ class _bayes_rule:  # noqa: N801 - a small private adapter
     def futile(
         self, x_t: Int, m_t: Int, x_c: Int, m_c: Int, n_t: int, n_c: int, below: float
     ) -> Bool:
-        pp = self.bayes.predictive_probability(
-            x_t,
-            m_t,
-            x_c,
-            m_c,
-            n_t,
-            n_c,
-            self.treatment_prior,
-            self.control_prior,
-            self.threshold,
-            self.margin,
-        )
-        return np.asarray(pp < below)
+        """Predictive probability of final success below ``below`` (non-binding).
+
+        *Choice*: under ``exclude`` the final numbers analysed are taken as the numbers
+        randomised (the predictive ignores future dropout)."""
+
+        def table(mt: int, mc: int) -> NDArray[np.float64]:
+            return self.bayes.predictive_probability_table(
+                mt,
+                mc,
+                n_t,
+                n_c,
+                self.treatment_prior,
+                self.control_prior,
+                self.threshold,
+                self.margin,
+            )
+
+        return np.asarray(lookup(table, x_t, m_t, x_c, m_c) < below)
 
 
 def as_beta_mixture(param: Any) -> Any:

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from simtrial.analysis.frequentist import rejection_table
+from simtrial.analysis.design import Design
 from simtrial.engines.base import (
     ASSURANCE,
     Progress,
@@ -47,9 +47,9 @@ def _pmf(n: int, p: NDArray[np.float64]) -> NDArray[np.float64]:
     return stats.binom.pmf(k, n, np.asarray(p, dtype=float)[..., None])
 
 
-def _region(test: str, mt: int, mc: int, alpha: float, sided: str, favourable: bool):
-    """Rejection region as floats; with ``favourable`` only where p̂_t > p̂_c."""
-    table = rejection_table(test, mt, mc, alpha, sided).astype(float)
+def _region(design: Design, mt: int, mc: int, favourable: bool) -> NDArray[np.float64]:
+    """Success region as floats; with ``favourable`` only where p̂_t > p̂_c."""
+    table = design.final_table(mt, mc).astype(float)
     if favourable:
         xt, xc = np.arange(mt + 1)[:, None], np.arange(mc + 1)[None, :]
         table = table * (xt * mc > xc * mt)
@@ -69,12 +69,13 @@ def exact_power(
     numbers analysed under ``exclude`` (0 under NRI).
     """
     a = scenario.analysis
+    design = Design(scenario)
     t, c = a.treatments[0], a.control
     law_t = endpoint_law(values[t], scenario.endpoint)
     law_c = endpoint_law(values[c], scenario.endpoint)
     n_t, n_c = n_per_arm[t], n_per_arm[c]
     if scenario.endpoint.missing == "non_responder":
-        table = _region(a.test, n_t, n_c, a.alpha, a.sided, favourable)
+        table = _region(design, n_t, n_c, favourable)
         pt, pc = _pmf(n_t, law_t.nri()), _pmf(n_c, law_c.nri())
         return np.einsum("...i,ij,...j->...", pt, table, pc), 0.0
     # exclude: sum over the numbers analysed (m_t, m_c)
@@ -89,7 +90,7 @@ def exact_power(
             if weight < TAIL:
                 continue
             kept += weight
-            table = _region(a.test, int(mt), int(mc), a.alpha, a.sided, favourable)
+            table = _region(design, int(mt), int(mc), favourable)
             pt, pc = _pmf(int(mt), law_t.success), _pmf(int(mc), law_c.success)
             power = power + weight * np.einsum("...i,ij,...j->...", pt, table, pc)
     return power, max(0.0, 1.0 - kept)

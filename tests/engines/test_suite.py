@@ -44,6 +44,17 @@ REFERENCE = {
         "arms": {"msc": {"allocation": 2}},
         "evaluate": {"n_total": [45]},
     },
+    "bayes_robust_map_prior": {
+        "analysis": {
+            "test": "bayes_posterior",
+            "bayes": {
+                "threshold": 0.975,
+                "control_prior": {"prior": "as_placebo/theta_new"},
+                "robust_weight": 0.2,
+            },
+        },
+        "evaluate": {"n_total": [60]},
+    },
     "placebo_with_sham_infusions": {
         "arms": {
             "control": {
