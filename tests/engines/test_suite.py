@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from simtrial.engines.base import unsupported
 from simtrial.engines.des import DESEngine
 from simtrial.engines.exact import ExactEngine
 from simtrial.engines.vectorized import VectorizedEngine, simulate_arm
+from simtrial.errors import EngineError
 from simtrial.results import PointResult
 from simtrial.scenario import Scenario
 from tests.helpers import scenario
@@ -164,6 +166,10 @@ SUITE_ENGINES = {"vectorized": (VectorizedEngine, 4000), "des": (DESEngine, 1000
 def test_engine_agrees_with_closed_form(engine, name):
     s = scenario(REFERENCE[name]).base
     factory, simulations = SUITE_ENGINES[engine]
+    if unsupported(s, engine):  # the engine must refuse, clearly, what it cannot simulate
+        with pytest.raises(EngineError, match="cannot run"):
+            factory().evaluate(s, "base", s.evaluate.n_total[0], 10, s.seed)
+        return
     failures = compare_with_closed_form(factory(), s, simulations=simulations)
     assert not failures, "\n".join(map(str, failures))
 
