@@ -24,7 +24,10 @@ the same statistical suite. Rules, in patient time:
   ``doses_per_week`` more at every whole calendar week (unused doses keep); then an **infusion
   slot** at the patient's site, a :class:`simpy.Container` refilled every calendar week to
   ``infusion_slots_per_week`` (slots do not keep: at most ``ceil(slots)`` are ever available, so
-  a fractional rate such as 2.5 alternates 2 and 3 when busy). Waiting is first come, first served.
+  a fractional rate such as 2.5 alternates 2 and 3 when busy). A weekly budget rather than a
+  chair held for ``1/slots`` weeks: sites book infusions by the week, and with enough slots no
+  infusion waits at all, so ample capacity gives exactly the unlimited results. Waiting is first
+  come, first served.
   An infusion is given when it has both; it is **missed** when the patient leaves the study (the
   endpoint visit or dropout) first, and a dose it held is returned to the stock. A missing
   ``doses_per_week`` or ``infusion_slots_per_week`` means no limit.
