@@ -397,6 +397,14 @@ class Scenario(_Model):
             raise FieldIssue(
                 "endpoint time_to_loss is analysed by test: logrank", ("analysis", "test")
             )
+        if self.endpoint.kind == "time_to_loss":
+            for arm_name, spec in self.arms.items():
+                if spec.schedule is None:
+                    raise FieldIssue(
+                        "time_to_loss needs a schedule + response model in every arm "
+                        "(a placebo arm can have sham infusions)",
+                        ("arms", arm_name, "endpoint_probability"),
+                    )
         if self.analysis.test == "logrank" and self.endpoint.kind != "time_to_loss":
             raise FieldIssue("test logrank needs endpoint kind time_to_loss", ("analysis", "test"))
         return self

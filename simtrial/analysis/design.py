@@ -77,6 +77,8 @@ class ArmData:
     observed: Bool | None = None
     sae: Int | None = None
     exposure_weeks: NDArray[np.float64] | None = None
+    loss_time: NDArray[np.float64] | None = None  # time_to_loss: NaN for non-responders
+    loss_event: Bool | None = None
 
     def counts(self, m: int, missing: str) -> tuple[Int, Int]:
         """Responders and patients analysed among the first ``m`` patients."""
@@ -126,7 +128,7 @@ class Design:
         self.information = list(interims.information) if interims else [1.0]
         spending = interims.efficacy_spending if interims else "none"
         self.boundaries: Boundaries | None = None
-        if not self.bayesian:
+        if not self.bayesian and a.test != "logrank":
             self.boundaries = boundaries(self.information, a.alpha, a.sided, spending)
         self.efficacy_at_interims = spending != "none"
         self.futility = interims.futility if interims else None
@@ -231,6 +233,16 @@ class Design:
 
         t = self.treatments[0]
         dt, dc = data[t], data[self.control]
+        if a.test == "logrank":  # fixed design: the log-rank test at the end of follow-up
+            from simtrial.analysis.survival import logrank
+
+            assert dt.loss_time is not None and dc.loss_time is not None
+            result = logrank(dt.loss_time, dt.loss_event, dc.loss_time, dc.loss_event, a.sided)
+            rejected[:, 0] = result.p_value <= a.alpha
+            favourable[:, 0] = rejected[:, 0] & (result.statistic < 0)
+            return self._finish(
+                rejected, favourable, reason, stop_fraction, data, arrivals, end_week
+            )
         analysis_index = {f: i for i, f in enumerate(self.information)}
         for fraction, is_analysis in self.looks(dt.n):
             final = fraction >= 1.0

@@ -142,7 +142,14 @@ class Engine(Protocol):
 
 # Design features each engine can simulate.
 FEATURES = {
-    "vectorized": {"interims", "bayes_posterior", "multi_arm", "safety", "sample_size"},
+    "vectorized": {
+        "interims",
+        "bayes_posterior",
+        "logrank",
+        "multi_arm",
+        "safety",
+        "sample_size",
+    },
     "exact": {"bayes_posterior", "sample_size"},
     "des": set(),
 }
@@ -168,8 +175,12 @@ def unsupported(scenario: Scenario, engine: str) -> list[str]:
             "operations (infusion slots, cell-dose supply and sites live in calendar time: "
             "only the des engine simulates them; run with --engine des)"
         )
-    if len(a.treatments) > 1 and (a.interims is not None or a.test == "bayes_posterior"):
-        problems.append("several treatment arms with interims or a Bayesian rule")
+    if len(a.treatments) > 1 and (
+        a.interims is not None or a.test in ("bayes_posterior", "logrank")
+    ):
+        problems.append("several treatment arms with interims, a Bayesian rule or log-rank")
+    if a.test == "logrank" and (a.interims is not None or scenario.safety is not None):
+        problems.append("log-rank with interim or safety looks (fixed designs only)")
     return problems
 
 

@@ -79,6 +79,8 @@ class ArmOutcome:
     in_study: NDArray[np.bool_] | None = None
     sae: Int | None = None
     exposure_weeks: NDArray[np.float64] | None = None
+    loss_time: NDArray[np.float64] | None = None
+    loss_event: NDArray[np.bool_] | None = None
 
     def totals(self) -> ArmTotals:
         t = len(self.successes)
@@ -102,6 +104,8 @@ class ArmOutcome:
             observed=self.in_study,
             sae=self.sae,
             exposure_weeks=self.exposure_weeks,
+            loss_time=self.loss_time,
+            loss_event=self.loss_event,
         )
 
 
@@ -193,6 +197,9 @@ def simulate_arm(
     dropout = rng.exponential(1.0 / delta, size=shape) if delta > 0 else np.full(shape, np.inf)
     potential = rng.random(shape) < c if np.any(np.asarray(c) < 1) else None
     loss = np.full(shape, -np.inf)  # responding at t  <=>  loss > t
+    timing = endpoint.kind == "time_to_loss"
+    first_start = np.full(shape, np.inf) if timing else None  # start of the first response
+    first_loss = np.full(shape, np.inf) if timing else None  # ... and its end
 
     def induce(t: float, who: NDArray[np.bool_] | None) -> None:
         eligible = loss <= t
@@ -203,6 +210,10 @@ def simulate_arm(
         start = eligible & (rng.random(shape) < q)
         duration = rng.standard_exponential(shape) * inv_lam
         np.copyto(loss, t + duration, where=start)
+        if first_start is not None and first_loss is not None:
+            first = start & (first_start == np.inf)
+            np.copyto(first_start, t, where=first)
+            np.copyto(first_loss, t + duration, where=first)
 
     snapshot_time = endpoint.from_week if endpoint.kind == "durable_responder" else None
     checkpoints = (snapshot_time,) if snapshot_time is not None else ()
@@ -244,7 +255,17 @@ def simulate_arm(
             snapshot = np.where(loss > t, loss, -np.inf)
 
     in_study = dropout > end
-    if endpoint.kind == "responder":
+    loss_time = loss_event = None
+    if endpoint.kind == "time_to_loss":
+        # time from the first response to its loss, censored at dropout or end of follow-up;
+        # patients whose first response is not seen (never, or after dropout) get NaN
+        assert first_start is not None and first_loss is not None
+        censor = np.minimum(dropout, end)
+        seen = first_start < censor
+        loss_event = seen & (first_loss <= censor)
+        loss_time = np.where(seen, np.minimum(first_loss, censor) - first_start, np.nan)
+        success = seen
+    elif endpoint.kind == "responder":
         success = in_study & (loss > end)
     elif endpoint.kind == "durable_responder":
         assert snapshot is not None and endpoint.to_week is not None
@@ -253,7 +274,7 @@ def simulate_arm(
         raise AssertionError(endpoint.kind)
     successes = success.sum(axis=1)
     observed = in_study.sum(axis=1)
-    if endpoint.missing == "non_responder":
+    if endpoint.missing == "non_responder" or timing:
         observed = np.full(trials, n, dtype=np.int64)
 
     per_infusion = np.broadcast_to(np.asarray(values.per_infusion, dtype=float), (trials,))
@@ -279,6 +300,8 @@ def simulate_arm(
         in_study=in_study if per_patient else None,
         sae=sae,
         exposure_weeks=exposure if per_patient else None,
+        loss_time=loss_time,
+        loss_event=loss_event,
     )
 
 
