@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,22 +238,29 @@ def _mixture_entry(flat: np.ndarray, kind: str, rng: np.random.Generator) -> dic
         robust = robustify(mix, ROBUST_WEIGHT)
         family, robust_mean = "gamma", float(mix.mean())
     out: dict[str, Any] = {"mixture_family": family, "mixture": mix.to_dict()}
-    try:
-        from simtrial.priors.ess import ess
-    except ImportError:  # the ESS module is optional until it lands
-        return {
-            **out,
-            "robust": {"weight": ROBUST_WEIGHT, "mean": robust_mean, "mixture": robust.to_dict()},
-        }
 
-    def all_ess(m: Any) -> dict[str, float | None]:
-        res: dict[str, float | None] = {}
+    from simtrial.priors.ess import MultimodalPriorWarning, ess
+
+    def all_ess(m: Any) -> dict[str, Any]:
+        """ESS by the three methods; None where undefined (e.g. ELIR with a shape < 1).
+
+        Morita's ESS of a multimodal mixture is recorded with a note instead of a warning:
+        it is ill-defined there, and ELIR is the one to use (RBesT's advice).
+        """
+        res: dict[str, Any] = {}
         for method in ("elir", "moment", "morita"):
-            try:
-                value = float(ess(m, method=method))
-            except (PriorError, ValueError, FloatingPointError):
-                value = math.nan
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", MultimodalPriorWarning)
+                try:
+                    value = float(ess(m, method=method))
+                except (PriorError, ValueError, FloatingPointError):
+                    value = math.nan
             res[method] = value if math.isfinite(value) else None
+            for w in caught:
+                if issubclass(w.category, MultimodalPriorWarning):
+                    res.setdefault(f"{method}_note", str(w.message))
+                else:  # anything else is passed on unchanged
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return res
 
     out["ess"] = all_ess(mix)
