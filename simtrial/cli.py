@@ -85,15 +85,12 @@ def run(
     ] = 0,
 ) -> None:
     """Simulate a scenario and write results/<name>/summary.json and points.csv."""
+    from simtrial.parallel import make_executor
     from simtrial.power import default_engine, total_work
     from simtrial.power import run as run_scenarios
     from simtrial.report import result_table, write_outputs
     from simtrial.scenario import load_scenario
 
-    if workers != 1 or scheduler is not None:
-        raise SimtrialError(
-            "--workers and --scheduler are not available in this version; run with one worker"
-        )
     scenarios = load_scenario(file)
     engine_name = engine or default_engine(scenarios)
     if trace and engine_name != "des":
@@ -103,20 +100,28 @@ def run(
     sims = simulations if simulations is not None else scenarios.base.simulations
     target = out_dir if out_dir is not None else Path("results") / scenarios.name
     show_progress = not quiet and sys.stderr.isatty()
-    if show_progress:
-        from rich.progress import Progress
+    executor = make_executor(workers, scheduler)
+    try:
+        if show_progress:
+            from rich.progress import Progress
 
-        with Progress(console=err, transient=True) as bar:
-            task = bar.add_task("simulating", total=total_work(scenarios, engine_name, sims))
+            with Progress(console=err, transient=True) as bar:
+                task = bar.add_task("simulating", total=total_work(scenarios, engine_name, sims))
+                result = run_scenarios(
+                    scenarios,
+                    engine=engine_name,
+                    simulations=sims,
+                    seed=seed,
+                    progress=lambda k: bar.advance(task, k),
+                    executor=executor,
+                )
+        else:
             result = run_scenarios(
-                scenarios,
-                engine=engine_name,
-                simulations=sims,
-                seed=seed,
-                progress=lambda k: bar.advance(task, k),
+                scenarios, engine=engine_name, simulations=sims, seed=seed, executor=executor
             )
-    else:
-        result = run_scenarios(scenarios, engine=engine_name, simulations=sims, seed=seed)
+    finally:
+        if executor is not None:
+            executor.close()
     paths = write_outputs(result, target)
     if trace:
         paths.append(_write_trace(scenarios, trace, result.seed, target))

@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from simtrial.analysis.design import Design
 from simtrial.engines import get_engine
 from simtrial.engines.base import Engine, has_uncertainty
+from simtrial.parallel import Executor
 from simtrial.results import PointResult, RunResult, VariantResult
 from simtrial.scenario import Scenario, ScenarioSet
 
@@ -48,6 +49,7 @@ def run(
     simulations: int | None = None,
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
 ) -> RunResult:
     """Evaluate every variant of a scenario at every ``evaluate.n_total``.
 
@@ -61,13 +63,20 @@ def run(
         Override the scenario's values.
     progress : callable, optional
         Called with the number of trials just simulated.
+    executor : Executor, optional
+        Runs the blocks elsewhere (:func:`simtrial.parallel.make_executor`: local processes or
+        a Dask cluster); results are identical to a run in this process.
 
     Returns
     -------
     RunResult
     """
     engine_name = engine or default_engine(scenarios)
-    impl = get_engine(engine_name)
+    impl: Engine = get_engine(engine_name)
+    if executor is not None and hasattr(impl, "tasks"):
+        from simtrial.parallel import DistributedEngine
+
+        impl = DistributedEngine(impl, executor)
     base = scenarios.base
     sims = simulations if simulations is not None else base.simulations
     the_seed = seed if seed is not None else base.seed
@@ -81,7 +90,7 @@ def run(
         ]
         size = None
         if scenario.evaluate.sample_size is not None:
-            size = search_sample_size(impl, scenario, name, sims, the_seed)
+            size = search_sample_size(impl, scenario, name, sims, the_seed, progress)
         variants[name] = VariantResult(
             name=name, points=points, boundaries=Design(scenario).to_dict(), sample_size=size
         )
@@ -113,7 +122,12 @@ def _isotonic(values: list[float]) -> list[float]:
 
 
 def search_sample_size(
-    engine: Engine, scenario: Scenario, variant: str, simulations: int, seed: int
+    engine: Engine,
+    scenario: Scenario,
+    variant: str,
+    simulations: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, object]:
     """Smallest ``n_total`` whose power (or assurance) reaches the goal.
 
@@ -133,7 +147,7 @@ def search_sample_size(
 
     def value(n: int) -> float:
         if n not in seen:
-            seen[n] = engine.evaluate(scenario, variant, n, simulations, seed)
+            seen[n] = engine.evaluate(scenario, variant, n, simulations, seed, progress)
         return getattr(seen[n], key)
 
     lo = step  # smallest design: one patient per allocation unit

@@ -387,6 +387,12 @@ class VectorizedEngine:
         )
         return task, stats, totals
 
+    def combine(
+        self, scenario: Scenario, n_total: int, simulations: int, outputs: list[Any]
+    ) -> PointResult:
+        """Aggregate :meth:`run_task` outputs (see :func:`combine`)."""
+        return combine(scenario, n_total, simulations, outputs)
+
     def evaluate(
         self,
         scenario: Scenario,
