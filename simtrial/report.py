@@ -124,6 +124,24 @@ def result_table(result: RunResult) -> Table:
             lambda p: " / ".join(f"{v:.2f}" for v in p.infusions_per_patient.values()) or "—",
         ),
     ]
+    points = [p for v in result.variants.values() for p in v.points]
+    if any(p.expected_n != p.n_total for p in points):
+        measures.append(("expected n", lambda p: f"{p.expected_n:.1f}"))
+        measures.append(
+            (
+                "stopped eff/fut/saf",
+                lambda p: " / ".join(f"{v:.2f}" for v in p.stopped_early.values()),
+            )
+        )
+    if any("safety_stop_probability" in p.extra for p in points):
+        measures.append(
+            (
+                "P(safety stop) safe/unsafe",
+                lambda p: "{safe_rate:.2f} / {unsafe_rate:.2f}".format(
+                    **p.extra["safety_stop_probability"]
+                ),
+            )
+        )
     for n in n_values:
         for i, (label, fn) in enumerate(measures):
             cells = [fn(by_variant[name][n]) if n in by_variant[name] else "—" for name in names]
