@@ -27,7 +27,7 @@ from simtrial.engines.vectorized import VectorizedEngine, simulate_arm
 from simtrial.errors import EngineError
 from simtrial.power import default_engine
 from simtrial.scenario import deep_merge
-from tests.engines.test_redosing import REDOSE
+from tests.engines.test_redosing import REDOSE, one_patient
 from tests.engines.test_suite import REFERENCE, compare_with_closed_form
 from tests.helpers import BASE, scenario
 
@@ -206,6 +206,33 @@ def test_redosing_agrees_with_vectorized():
     se_inf = 1.0 * math.sqrt(1 / (trials * 20) + 1 / 40000)  # infusions per patient in [2, 4]
     assert abs(des_inf - vec_inf) < 4 * se_inf, (des_inf, vec_inf, se_inf)
     assert des_inf > 2.2  # re-dosing happened
+
+
+def test_immediate_redosing_matches_event_simulation():
+    """Re-dosing with no delay and no onset: the extra infusion is given and induces at the
+    visit itself. Checked against the independent patient-by-patient simulation of
+    ``test_redosing.py`` (the vectorized engine's timeline drops that induction: its extra
+    induction sorts before the visit that schedules it)."""
+    changes = {
+        "arms": {
+            "msc": {
+                "schedule": {"redose_on_loss": {"delay_weeks": 0}},
+                "response": {"onset_weeks": 0},
+            }
+        }
+    }
+    s = scenario(deep_merge(REDOSE, changes)).base
+    redose = s.arms["msc"].schedule.redose_on_loss.model_dump()
+    delta = mean_values(s)["msc"].dropout_hazard
+    rng = np.random.default_rng(11)
+    n_ref = 10000
+    ref = [one_patient(rng, [0, 6], 0.6, 0.06, 0.9, 0, delta, 40, redose) for _ in range(n_ref)]
+    ref_resp = np.mean([r for r, _ in ref])
+    trials = 250
+    outs = list(iter_trials(s, "base", 40, SEED, trials))
+    des_resp = sum(o.arms["msc"].successes for o in outs) / (trials * 20)
+    se = math.sqrt(ref_resp * (1 - ref_resp) * (1 / n_ref + 1 / (trials * 20)))
+    assert abs(des_resp - ref_resp) < 4 * se, (des_resp, ref_resp, se)
 
 
 def test_visit_window_jitters_assessment_visits():
