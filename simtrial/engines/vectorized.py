@@ -249,7 +249,9 @@ def simulate_arm(
             when = t + redose.delay_weeks
             given = lost & (dropout > when) if when <= end else np.zeros(shape, dtype=bool)
             infusions += given.sum(axis=1)
-            if when + values.onset_weeks <= end:
+            if when + values.onset_weeks == t:
+                induce(t, given)  # no delay and no onset: the extra infusion acts at the visit
+            elif when + values.onset_weeks <= end:
                 pending[given] = when + values.onset_weeks
         elif kind == "snapshot":
             snapshot = np.where(loss > t, loss, -np.inf)

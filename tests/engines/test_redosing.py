@@ -82,17 +82,29 @@ def one_patient(rng, weeks, q, lam, c, onset, delta, end, redose):
     return in_study and responding_until > end, infusions
 
 
-@pytest.mark.parametrize("max_extra", [1, 2])
-def test_redosing_matches_event_simulation(max_extra):
+@pytest.mark.parametrize(
+    "max_extra,delay,onset", [(1, 1, 2), (2, 1, 2), (2, 0, 0)], ids=["max1", "max2", "no-delay"]
+)
+def test_redosing_matches_event_simulation(max_extra, delay, onset):
     s = scenario(
-        deep_merge(REDOSE, {"arms": {"msc": {"schedule": {"redose_on_loss": {"max": max_extra}}}}})
+        deep_merge(
+            REDOSE,
+            {
+                "arms": {
+                    "msc": {
+                        "schedule": {"redose_on_loss": {"max": max_extra, "delay_weeks": delay}},
+                        "response": {"onset_weeks": onset},
+                    }
+                }
+            },
+        )
     ).base
     values = mean_values(s)["msc"]
     redose = s.arms["msc"].schedule.redose_on_loss.model_dump()
     rng = np.random.default_rng(2024)
     n_ref = 20000
     ref = [
-        one_patient(rng, [0, 6], 0.6, 0.06, 0.9, 2, values.dropout_hazard, 40, redose)
+        one_patient(rng, [0, 6], 0.6, 0.06, 0.9, onset, values.dropout_hazard, 40, redose)
         for _ in range(n_ref)
     ]
     ref_resp = np.mean([r for r, _ in ref])
@@ -108,7 +120,19 @@ def test_redosing_matches_event_simulation(max_extra):
     se_inf = ref_inf.std() * math.sqrt(1 / n_ref + 1 / (trials * n))
     assert abs(sim_inf - ref_inf.mean()) < 4 * se_inf, (sim_inf, ref_inf.mean(), se_inf)
     # re-dosing must matter here, or the check would be empty
-    plain = scenario(deep_merge(REDOSE, {"arms": {"msc": {"schedule": {"redose_on_loss": None}}}}))
+    plain = scenario(
+        deep_merge(
+            REDOSE,
+            {
+                "arms": {
+                    "msc": {
+                        "schedule": {"redose_on_loss": None},
+                        "response": {"onset_weeks": onset},
+                    }
+                }
+            },
+        )
+    )
     no_redose = simulate_arm(
         np.random.default_rng(7), trials, n, mean_values(plain.base)["msc"], s.endpoint
     )
