@@ -17,6 +17,7 @@ from simtrial.scenario import load_scenario
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 RA = (ROOT / "scenarios" / "ra-phase2.yaml").read_text()
+IND = 'induction: {prior: "msc/induction[rheumatoid_arthritis]"}'
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
@@ -65,16 +66,16 @@ BAD = [
     ),
     (
         "typo in a key",
-        "loss_per_week: 0.02",
-        "los_per_week: 0.02",
-        "arms.msc.response.los_per_week",
-        "did you mean 'loss_per_week'",
+        "ceiling: 1.0",
+        "ceilng: 1.0",
+        "arms.msc.response.ceilng",
+        "did you mean 'ceiling'",
     ),
     (
         "probability above 1",
-        "induction: 0.41",
-        "induction: 1.41",
-        "arms.msc.response.induction",
+        "ceiling: 1.0",
+        "ceiling: 1.5",
+        "arms.msc.response.ceiling",
         "must be in [0, 1]",
     ),
     (
@@ -93,21 +94,22 @@ BAD = [
     ),
     (
         "negative rate",
-        "loss_per_week: 0.02",
-        "loss_per_week: -0.02",
-        "arms.msc.response.loss_per_week",
+        "serious_rate_per_year: 0.05}",
+        "serious_rate_per_year: -0.05}",
+        "arms.msc.adverse_events.serious_rate_per_year",
         "rate must be >= 0",
     ),
     (
         "beta for a rate",
-        "loss_per_week: 0.02",
-        "loss_per_week: {beta: [1, 2]}",
-        "arms.msc.response.loss_per_week",
+        "serious_rate_per_year: 0.05}",
+        "serious_rate_per_year: {beta: [1, 2]}}",
+        "arms.msc.adverse_events.serious_rate_per_year",
         "expected a number >= 0",
+        "serious_rate_per_year",
     ),
     (
         "bad prior reference",
-        "induction: 0.41",
+        IND,
         "induction: {prior: msc-induction}",
         "arms.msc.response.induction",
         "FIT/VAR",
@@ -178,7 +180,7 @@ def test_duplicate_key_is_an_error(tmp_path):
 
 def test_missing_prior_fit_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("SIMTRIAL_PRIORS_DIR", str(tmp_path))
-    text = RA.replace("induction: 0.41", 'induction: {prior: "nofit/induction[x]"}')
+    text = RA.replace(IND, 'induction: {prior: "nofit/induction[x]"}')
     with pytest.raises(ScenarioError, match="nofit") as info:
         load_scenario(write(tmp_path, text))
     assert info.value.path == "arms.msc.response.induction"
@@ -216,10 +218,10 @@ def test_rate_parameter_forms_and_means():
 def test_cli_validate_exit_status_and_one_message(tmp_path, capsys):
     good = ROOT / "scenarios" / "uc-followup.yaml"
     assert main(["validate", str(good)]) == 0
-    bad = write(tmp_path, RA.replace("induction: 0.41", "induction: 1.41"))
+    bad = write(tmp_path, RA.replace("ceiling: 1.0", "ceiling: 1.41"))
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert re.search(r"s\.yaml:\d+: arms\.msc\.response\.induction: a probability", err)
+    assert re.search(r"s\.yaml:\d+: arms\.msc\.response\.ceiling: a probability", err)
     assert "Traceback" not in err
 
 
@@ -234,3 +236,12 @@ def test_cli_subprocess_bad_input_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "analysis.control" in proc.stderr
     assert not (tmp_path / "out").exists(), "nothing is written for a bad scenario"
+
+
+def test_unknown_prior_index_lists_the_labels(tmp_path):
+    text = RA.replace(IND, 'induction: {prior: "msc/induction[psoriasis]"}')
+    with pytest.raises(ScenarioError, match="rheumatoid_arthritis") as info:
+        load_scenario(write(tmp_path, text))
+    assert info.value.path == "arms.msc.response.induction"
+    assert info.value.line == line_of(text, "msc/induction[psoriasis]")
+    assert "psoriasis" in info.value.message
