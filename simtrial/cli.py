@@ -83,8 +83,12 @@ def run(
             "trials of each variant and n_total.",
         ),
     ] = 0,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="Skip the plots (PNG) and report.html.")
+    ] = False,
 ) -> None:
-    """Simulate a scenario and write results/<name>/summary.json and points.csv."""
+    """Simulate a scenario and write results/<name>/: summary.json, points.csv, plots (PNG)
+    and report.html."""
     from simtrial.parallel import make_executor
     from simtrial.power import default_engine, total_work
     from simtrial.power import run as run_scenarios
@@ -125,6 +129,14 @@ def run(
     paths = write_outputs(result, target)
     if trace:
         paths.append(_write_trace(scenarios, trace, result.seed, target))
+    if not no_report:
+        from simtrial.html import write_report
+        from simtrial.plots import render_plots, write_plots
+
+        images = render_plots(result, scenarios)
+        paths += write_plots(result, scenarios, target, images=images)
+        command = _command(file, engine, simulations, seed, out_dir, trace)
+        paths.append(write_report(result, scenarios, target, images=images, command=command))
     if not quiet:
         out.print(result_table(result))
         for name, variant in result.variants.items():
@@ -139,6 +151,30 @@ def run(
                     f">= {size['goal']:g} (achieved {size['achieved']:.3f} ± {size['se']:.3f})"
                 )
         out.print(f"wrote {', '.join(str(p) for p in paths)}")
+
+
+def _command(
+    file: Path,
+    engine: str | None,
+    simulations: int | None,
+    seed: int | None,
+    out_dir: Path | None,
+    trace: int,
+) -> str:
+    """The ``simtrial run`` command line that reproduces this run (for the report)."""
+    import shlex
+
+    words = ["simtrial", "run", str(file)]
+    for flag, value in (
+        ("--engine", engine),
+        ("--simulations", simulations),
+        ("--seed", seed),
+        ("--out", out_dir),
+        ("--trace", trace or None),
+    ):
+        if value is not None:
+            words += [flag, str(value)]
+    return shlex.join(words)
 
 
 def _write_trace(scenarios: Any, trials: int, seed: int, target: Path) -> Path:

@@ -1,0 +1,970 @@
+"""The HTML report of a run: ``results/<name>/report.html`` (issue 6, item 4).
+
+One self-contained file — images embedded as base64 PNG data URIs, inline CSS, no script and
+no external asset — that a reader who never saw the scenario YAML can follow:
+
+1. **overview**: title, description, the question (from the file's header comment), the
+   result in two or three sentences, and the design in plain words;
+2. **scenario**: the YAML file as written;
+3. **assumptions**: every parameter with its value or distribution, the mean used for power,
+   and its evidence — for ``{prior: FIT/VAR[INDEX]}`` the fit, variable, index, posterior
+   summary and the pilot observations behind it (from ``priors/fitted/<fit>.json`` and the
+   evidence files ``priors/evidence/*.yaml``);
+4. **comparison**: variants side by side at each ``n_total``;
+5. **plots** (:mod:`simtrial.plots`);
+6. **sample size** (when the scenario asks for a search);
+7. **provenance**: versions, seed, engine, simulations, time (UTC), command, file hashes.
+
+Every text taken from the scenario, the result or the evidence is HTML-escaped. Each number
+of the comparison table carries its ``summary.json`` value in ``data-value`` (with
+``data-variant``, ``data-n`` and ``data-key``), so the table can be checked against the JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import math
+import platform
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from simtrial.parameters import BetaParam, Fixed, GammaParam, LogNormalParam, Parameter, PriorParam
+from simtrial.results import RunResult, VariantResult
+from simtrial.scenario import Endpoint, RedoseOnLoss, Scenario, ScenarioSet
+
+__all__ = ["report_html", "write_report"]
+
+SECTIONS = (
+    ("overview", "Overview"),
+    ("scenario", "The scenario as written"),
+    ("assumptions", "Assumptions and their evidence"),
+    ("comparison", "Comparison of the variants"),
+    ("plots", "Plots"),
+    ("sample-size", "Sample size"),
+    ("provenance", "Provenance"),
+)
+
+TESTS = {
+    "fisher_exact": "Fisher's exact test",
+    "chi2": "Pearson's chi-squared test",
+    "chi2_yates": "chi-squared test with Yates' correction",
+    "z_pooled": "pooled two-proportion z test",
+    "bayes_posterior": "Bayesian rule on the posterior probability",
+    "logrank": "log-rank test",
+}
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1d2330;
+ max-width:1100px;margin:0 auto;padding:1.5rem 2rem 4rem;line-height:1.45;background:#fff}
+h1{font-size:1.7rem;margin:.2rem 0 .3rem}h2{font-size:1.3rem;margin:2.2rem 0 .6rem;
+ padding-top:.8rem;border-top:2px solid #e3e6eb}h3{font-size:1.05rem;margin:1.2rem 0 .4rem}
+.lead{font-size:1.08rem;color:#3a4252}.muted,.hint{color:#5d6675}.hint{font-size:.82rem}
+nav{font-size:.9rem;margin:.6rem 0 1rem}nav a{margin-right:1rem;color:#1f5fa8}
+.box{background:#f4f7fb;border-left:4px solid #1f77b4;padding:.7rem 1rem;margin:1rem 0}
+.warn{background:#fff6e5;border-left-color:#e69500}
+table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.9rem}
+th,td{border:1px solid #d8dce3;padding:.3rem .55rem;vertical-align:top}
+th{background:#f1f3f6;text-align:left}td.num{text-align:right;white-space:nowrap;
+ font-variant-numeric:tabular-nums}tr.group th{background:#e4eaf3;font-size:.95rem}
+td.best{font-weight:700;background:#eef7ee}
+pre{background:#f6f8fa;border:1px solid #e1e4e8;padding:.8rem;overflow:auto;font-size:.8rem;
+ line-height:1.35;max-height:30rem}@media print{pre{max-height:none}}
+table.assume{width:100%;table-layout:fixed}table.assume td{overflow-wrap:anywhere}
+figure{margin:1.2rem 0 1.8rem}figure img{max-width:100%;height:auto;border:1px solid #e3e6eb}
+figcaption{font-size:.88rem;color:#3a4252;max-width:60rem}
+dl.defs{display:grid;grid-template-columns:minmax(9rem,13rem) 1fr;gap:.3rem 1rem}
+dl.defs dt{font-weight:600}dl.defs dd{margin:0}
+blockquote{margin:.2rem 0 .4rem .6rem;padding-left:.6rem;border-left:3px solid #ccd;
+ color:#444;font-style:italic}
+ul.src{margin:.2rem 0;padding-left:1.1rem}.notes{white-space:pre-wrap}
+code{font-size:.88em;background:#f1f3f6;padding:0 .2em}
+"""
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value (quotes too)."""
+    return html.escape(str(value), quote=True)
+
+
+def _num(x: float, digits: int = 3) -> str:
+    return f"{x:.{digits}f}"
+
+
+def _weeks(weeks: list[float]) -> str:
+    return ", ".join(f"{w:g}" for w in weeks)
+
+
+# -- plain words ----------------------------------------------------------------------------
+
+
+def describe_endpoint(endpoint: Endpoint) -> str:
+    """The endpoint in one sentence."""
+    if endpoint.kind == "responder":
+        text = f"responding at week {endpoint.week:g}"
+    elif endpoint.kind == "durable_responder":
+        text = (
+            f"durable response: responding at week {endpoint.from_week:g} and still responding, "
+            f"without a loss in between, at week {endpoint.to_week:g}"
+        )
+    else:
+        return (
+            f"time from the first response to loss of response, followed up to week "
+            f"{endpoint.follow_up_weeks:g} (censored at dropout)"
+        )
+    if endpoint.missing == "non_responder":
+        text += "; patients who drop out before then count as not meeting it"
+    else:
+        text += "; patients who drop out before then are left out of the analysis"
+    return text
+
+
+def describe_analysis(scenario: Scenario) -> str:
+    a = scenario.analysis
+    treatments = " and ".join(a.treatments)
+    sided = (
+        "two-sided" if a.sided == "two" else "one-sided (only the treatment being better counts)"
+    )
+    text = f"{treatments} against {a.control} by {TESTS[a.test]}"
+    if a.test != "bayes_posterior":
+        text += f", {sided}, at significance level α = {a.alpha:g}"
+    if a.multiplicity:
+        text += f", {a.multiplicity} correction for the several comparisons"
+    if a.bayes is not None:
+        b = a.bayes
+        text += f": success when P(p_treatment − p_control > {b.margin:g} | data) > {b.threshold:g}"
+    if a.interims is not None:
+        looks = ", ".join(f"{f:.0%}" for f in a.interims.information)
+        text += (
+            f"; analyses when {looks} of the patients have their endpoint "
+            f"(efficacy boundaries: {a.interims.efficacy_spending.replace('_', '-')} spending)"
+        )
+        fut = a.interims.futility
+        if fut is not None:
+            if fut.conditional_power_below is not None:
+                text += (
+                    f"; stop for futility when conditional power < {fut.conditional_power_below:g}"
+                )
+            else:
+                text += (
+                    "; stop for futility when the predictive probability of success < "
+                    f"{fut.predictive_probability_below:g}"
+                )
+    if scenario.safety is not None:
+        s = scenario.safety
+        text += (
+            f"; stop for safety when P(SAE rate > {s.max_serious_rate_per_year:g} per "
+            f"patient-year | data) > {s.posterior_probability:g}"
+        )
+    return text
+
+
+def describe_arm(name: str, scenario: Scenario) -> str:
+    arm = scenario.arms[name]
+    if arm.schedule is None:
+        return f"{name}: probability of meeting the endpoint given directly"
+    text = f"{name}: infusions at weeks {_weeks(arm.schedule.infusion_weeks)}"
+    r = arm.schedule.redose_on_loss
+    if r is not None:
+        text += (
+            f", plus up to {r.max} extra infusion{'s' * (r.max > 1)} when a loss of response is "
+            f"seen at a visit (visits every {r.assess_every_weeks:g} weeks, infusion "
+            f"{r.delay_weeks:g} weeks later)"
+        )
+    return text
+
+
+def describe_change(change: Any, prefix: str = "") -> list[str]:
+    """A variant's changes to the base scenario, one plain phrase per changed field."""
+    if not isinstance(change, Mapping) or not change:
+        return [] if prefix else ["as written in the base scenario"]
+    out: list[str] = []
+    for key, value in change.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        parts = path.split(".")
+        if isinstance(value, Mapping) and value:
+            out += describe_change(value, path)
+        elif parts[-1] == "infusion_weeks" and isinstance(value, list) and len(parts) > 2:
+            out.append(f"{parts[1]} infusions at weeks {', '.join(str(v) for v in value)}")
+        elif parts[-1] == "redose_on_loss" and value is None and len(parts) > 2:
+            out.append(f"{parts[1]}: no re-dosing on loss")
+        else:
+            out.append(f"{path} = {value}")
+    return out
+
+
+def header_comment(text: str) -> str:
+    """The comment block at the top of a YAML file, without the ``#`` marks."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped.startswith("#"):
+            break
+        lines.append(stripped[1:].removeprefix(" "))
+    return "\n".join(lines).strip()
+
+
+def _question(notes: str) -> str | None:
+    for para in notes.split("\n\n"):
+        if para.lstrip().lower().startswith("question:"):
+            text = " ".join(para.split())[len("question:") :].strip()
+            return text[:1].upper() + text[1:]
+    return None
+
+
+# -- assumptions and evidence ---------------------------------------------------------------
+
+MEANINGS = {
+    "endpoint_probability": "probability that a patient meets the endpoint (given directly)",
+    "schedule.infusion_weeks": "weeks of the planned infusions (a design choice)",
+    "schedule.redose_on_loss": "extra infusions when a loss of response is seen",
+    "response.induction": "chance that an infusion starts a response in a patient not responding",
+    "response.loss_per_week": "weekly hazard of losing a response",
+    "response.ceiling": "share of patients who can respond at all",
+    "response.onset_weeks": "weeks from an infusion to the start of its response",
+    "adverse_events.per_infusion": "chance that an infusion causes an infusion-related AE",
+    "adverse_events.serious_rate_per_year": "serious adverse events per patient-year",
+    "dropout.per_year": "chance of dropping out within a year",
+}
+SCENARIO_MEANINGS = {
+    "enrolment.rate_per_week": "patients randomised per week (Poisson accrual)",
+    "analysis.bayes.treatment_prior": "prior for the treatment's response rate in the analysis",
+    "analysis.bayes.control_prior": "prior for the control's response rate in the analysis",
+    "safety.prior": "prior for the SAE rate in the safety rule",
+}
+
+FIXED = "fixed in the scenario file (reasons, if given: the notes above)"
+VAR_KINDS = {
+    "induction": {"responders", "ever_responded"},
+    "loss_per_week": {"responders", "ever_responded", "relapses", "mean_duration"},
+    "ae_per_infusion": {"infusion_reactions"},
+    "sae_per_year": {"serious_events"},
+}
+
+
+def _interval(param: Parameter) -> tuple[float, float] | None:
+    from scipy import stats
+
+    if isinstance(param, BetaParam):
+        d: Any = stats.beta(param.a, param.b)
+    elif isinstance(param, GammaParam):
+        d = stats.gamma(param.shape, scale=1.0 / param.rate)
+    elif isinstance(param, LogNormalParam):
+        d = stats.lognorm(param.sigma, scale=math.exp(param.mu))
+    else:
+        return None
+    return float(d.ppf(0.025)), float(d.ppf(0.975))
+
+
+def _observation_text(obs: Any) -> str:
+    kind = obs.kind
+    if kind == "responders":
+        return f"{obs.responders}/{obs.n} responders ({obs.endpoint}) at week {obs.week:g}"
+    if kind == "ever_responded":
+        return (
+            f"{obs.responders}/{obs.n} responded ({obs.endpoint}) within {obs.within_weeks:g} weeks"
+        )
+    if kind == "relapses":
+        return (
+            f"{obs.relapses} of {obs.responders} responders relapsed within "
+            f"{obs.follow_up_weeks:g} weeks"
+        )
+    if kind == "mean_duration":
+        return f"mean response duration {obs.mean_weeks:g} weeks ({obs.responders} responders)"
+    if kind == "infusion_reactions":
+        return f"{obs.events} infusion reactions in {obs.infusions} infusions"
+    if kind == "serious_events":
+        return (
+            f"{obs.events} serious adverse events in {obs.patients} patients over "
+            f"{obs.follow_up_weeks:g} weeks"
+        )
+    return str(kind)
+
+
+def prior_evidence(param: PriorParam) -> str:
+    """HTML: the fit behind a ``{prior: ...}`` parameter, its summary and its source pilots."""
+    from simtrial.errors import SimtrialError
+    from simtrial.priors import store
+
+    try:
+        summary = store.summary(param.fit)
+        pos = store.resolve_index(param.fit, param.var, param.index)
+    except SimtrialError as exc:
+        return f"<p>fit {esc(param.fit)}: {esc(exc)}</p>"
+    info = summary["variables"][param.var]
+    label = info["coords"][info["dims"][0]][pos] if pos is not None else None
+    stats = info["summary"][label] if label is not None else info["summary"]
+    diag = summary.get("diagnostics", {})
+    parts = [
+        f"<p>Fit <code>{esc(param.fit)}</code> ({esc(summary.get('description', ''))}), "
+        f"variable <code>{esc(param.var)}</code>"
+        + (f", index <code>{esc(label)}</code>" if label is not None else "")
+        + f": posterior mean {stats['mean']:.3g}, sd {stats['sd']:.3g}, 95% interval "
+        f"{stats['q025']:.3g}–{stats['q975']:.3g}. Sampling: {summary.get('chains', '?')} chains × "
+        f"{summary.get('draws', '?')} draws, max R-hat {diag.get('max_rhat', float('nan')):.3f}, "
+        f"min bulk ESS {diag.get('min_ess_bulk', float('nan')):.0f}, "
+        f"{diag.get('divergences', '?')} divergences.</p>"
+    ]
+    try:
+        from simtrial.priors.evidence import load_all, observations_for
+
+        pairs = observations_for(load_all(), param.fit)
+    except (SimtrialError, OSError) as exc:
+        return "".join(parts) + f"<p>Evidence files not available: {esc(exc)}</p>"
+    base = param.var.removesuffix("_new")
+    kinds = VAR_KINDS.get(base)
+    if kinds is not None:
+        pairs = [(ev, obs) for ev, obs in pairs if obs.kind in kinds]
+    direct = pairs
+    note = "From every observation of this kind in the fit ("
+    if label is not None and any(ev.indication == label for ev, _ in pairs):
+        direct = [(ev, obs) for ev, obs in pairs if ev.indication == label]
+        note = (
+            f"Directly from the {esc(label.replace('_', ' '))} pilot(s) below; partially pooled "
+            "with the other indications by the hierarchical model ("
+        )
+    elif label is not None and any(obs.id == label for _, obs in pairs):
+        direct = [(ev, obs) for ev, obs in pairs if obs.id == label]
+        note = "From this observation ("
+    elif param.var.endswith("_new"):
+        note = "Predicted for an indication or study not in the data, from all of ("
+    parts.append(f"<p>{note}{len(direct)} observation{'s' * (len(direct) != 1)}):</p>")
+    items = []
+    for study in dict.fromkeys(ev.study for ev, _ in direct):
+        obs_list = [(ev, obs) for ev, obs in direct if ev.study == study]
+        ev = obs_list[0][0]
+        facts = "; ".join(_observation_text(obs) for _, obs in obs_list)
+        quotes = "".join(
+            f"<blockquote>“{esc(q)}”</blockquote>"
+            for q in dict.fromkeys(o.quote for _, o in obs_list)
+        )
+        items.append(
+            f"<li><b>{esc(study)}</b> — {esc(facts)}. "
+            f"<span class='muted'>{esc(ev.citation)}</span>{quotes}</li>"
+        )
+    parts.append(f"<ul class='src'>{''.join(items)}</ul>")
+    return "".join(parts)
+
+
+def _param_cells(param: Parameter) -> tuple[str, str, str]:
+    """(as written, mean [95% interval], evidence HTML) of a parameter."""
+    mean = param.mean()
+    if isinstance(param, Fixed):
+        return (
+            f"{param.value:g}",
+            f"{mean:.4g}",
+            FIXED,
+        )
+    if isinstance(param, PriorParam):
+        return f"{{prior: {param}}}", f"{mean:.4g}", prior_evidence(param)
+    lo_hi = _interval(param)
+    spread = f" (95%: {lo_hi[0]:.3g}–{lo_hi[1]:.3g})" if lo_hi else ""
+    return str(param), f"{mean:.4g}{spread}", "distribution written in the scenario file"
+
+
+def _get(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = getattr(obj, part, None) if obj is not None else None
+    return obj
+
+
+def _cells(value: Any) -> tuple[str, str, str]:
+    if isinstance(value, Fixed | BetaParam | GammaParam | LogNormalParam | PriorParam):
+        return _param_cells(value)
+    if isinstance(value, list):
+        return f"[{_weeks(value)}]", "—", "design"
+    if isinstance(value, RedoseOnLoss):
+        return (
+            f"up to {value.max}; visits every {value.assess_every_weeks:g} weeks; infusion "
+            f"{value.delay_weeks:g} weeks later",
+            "—",
+            "design",
+        )
+    return f"{value:g}", f"{value:g}", FIXED
+
+
+def assumption_rows(scenario: Scenario) -> list[tuple[str, str, str, str, str]]:
+    """(where, meaning, as written, mean, evidence HTML) for every assumption of a scenario."""
+    rows: list[tuple[str, str, str, str, str]] = []
+    fields: list[tuple[str, Any, str]] = [
+        (path, scenario, path) for path in SCENARIO_MEANINGS if path.startswith("enrolment")
+    ]
+    for name, arm in scenario.arms.items():
+        fields += [(f"arms.{name}.{path}", arm, path) for path in MEANINGS]
+    fields += [(p, scenario, p) for p in SCENARIO_MEANINGS if not p.startswith("enrolment")]
+    for where, obj, path in fields:
+        value = _get(obj, path)
+        if value is None:
+            continue
+        meaning = MEANINGS.get(path) or SCENARIO_MEANINGS[path]
+        if path == "response.loss_per_week" and value.mean() > 0:
+            meaning += f" (a response lasts 1/λ = {1 / value.mean():.3g} weeks on average)"
+        rows.append((where, meaning, *_cells(value)))
+    return rows
+
+
+def _by_variant(
+    distinct: list[tuple[tuple[str, str, str, str], list[str]]], i: int, raw: bool = False
+) -> str:
+    """One line per group of variants sharing a value: "<b>variants</b>: value"."""
+    if len({c[i] for c, _ in distinct}) == 1:
+        return distinct[0][0][i] if raw else esc(distinct[0][0][i])
+    return "<br>".join(
+        f"<b>{esc(', '.join(vs))}</b>: " + (c[i] if raw else esc(c[i])) for c, vs in distinct
+    )
+
+
+def _assumptions_table(scenarios: ScenarioSet) -> str:
+    order: list[str] = []
+    per: dict[str, list[tuple[str, tuple[str, str, str, str]]]] = {}
+    for vname, sc in scenarios.variants.items():
+        for where, meaning, written, mean, evidence in assumption_rows(sc):
+            if where not in per:
+                order.append(where)
+                per[where] = []
+            per[where].append((vname, (meaning, written, mean, evidence)))
+    several = len(scenarios.variants) > 1
+    body = []
+    for where in order:
+        entries = per[where]
+        distinct: list[tuple[tuple[str, str, str, str], list[str]]] = []
+        for vname, cells in entries:
+            for d in distinct:
+                if d[0][1:] == cells[1:]:
+                    d[1].append(vname)
+                    break
+            else:
+                distinct.append((cells, [vname]))
+        meaning = entries[0][1][0]
+        if len(distinct) == 1 and len(distinct[0][1]) == len(scenarios.variants):
+            (_, written, mean, evidence), _v = distinct[0]
+            w_html, m_html, e_html = esc(written), esc(mean), evidence
+        else:
+            w_html, m_html = _by_variant(distinct, 1), _by_variant(distinct, 2)
+            evid = {c[3] for c, _ in distinct}
+            e_html = distinct[0][0][3] if len(evid) == 1 else _by_variant(distinct, 3, raw=True)
+        if several and len(entries) < len(scenarios.variants):
+            meaning += f" (only in {', '.join(v for v, _ in entries)})"
+        body.append(
+            f"<tr><td><code>{esc(where).replace('.', '.<wbr>')}</code></td><td>{esc(meaning)}</td>"
+            f"<td>{w_html}</td><td class='num'>{m_html}</td><td>{e_html}</td></tr>"
+        )
+    return (
+        "<table class='assume'><colgroup><col style='width:17%'><col style='width:20%'>"
+        "<col style='width:17%'><col style='width:9%'><col style='width:37%'></colgroup>"
+        "<tr><th>parameter</th><th>what it means</th><th>as written</th>"
+        "<th>mean used for power</th><th>evidence</th></tr>" + "".join(body) + "</table>"
+    )
+
+
+# -- the comparison table -------------------------------------------------------------------
+
+
+MEASURES = (
+    ("Power", "chance the trial gives a significant result, with the assumed effects", "power"),
+    (
+        "… with the treatment better",
+        "chance of a significant result in the treatment's favour",
+        "power_favourable",
+    ),
+    (
+        "Type I error",
+        "chance of a significant result when the treatment is no better than the control "
+        "(should not exceed α)",
+        "type1_error",
+    ),
+    (
+        "Assurance",
+        "power averaged over the uncertainty in the assumptions (equals power when every "
+        "assumption is a fixed number)",
+        "assurance",
+    ),
+)
+PER_ARM = (
+    ("P(endpoint)", "share of randomised patients meeting the endpoint", "endpoint_probability"),
+    ("Infusions per patient", "infusions given per patient", "infusions_per_patient"),
+    (
+        "AEs per patient",
+        "infusion-related adverse events per patient",
+        "adverse_events_per_patient",
+    ),
+    (
+        "SAEs per patient",
+        "serious adverse events per patient",
+        "serious_adverse_events_per_patient",
+    ),
+    ("Dropout", "share who drop out before the end of follow-up", "dropout_fraction"),
+)
+
+
+def _measures(result: RunResult) -> list[tuple[str, str, str, int, str | None]]:
+    """(row label, tooltip, summary key, decimals, SE key) for the comparison table."""
+    points = [p for v in result.variants.values() for p in v.points]
+    rows: list[tuple[str, str, str, int, str | None]] = [
+        (label, tip, key, 3, f"{key}_se") for label, tip, key in MEASURES
+    ]
+    for p in points[:1]:
+        for t in p.extra.get("power_per_arm", {}):
+            rows.append(
+                (
+                    f"Power, {t}",
+                    "chance this comparison is significant",
+                    f"power_per_arm.{t}",
+                    3,
+                    None,
+                )
+            )
+    for label, tip, key in PER_ARM:
+        arms: list[str] = []
+        for p in points:
+            arms += [a for a in getattr(p, key) if a not in arms]
+        digits = 2 if key == "infusions_per_patient" else 3
+        rows += [(f"{label}, {a}", tip, f"{key}.{a}", digits, None) for a in arms]
+    rows.append(
+        (
+            "Expected n",
+            "patients randomised on average (fewer when trials stop early)",
+            "expected_n",
+            1,
+            None,
+        )
+    )
+    if any(p.expected_duration_weeks is not None for p in points):
+        rows.append(
+            (
+                "Expected duration (weeks)",
+                "from the first randomisation to the last endpoint visit, on average",
+                "expected_duration_weeks",
+                1,
+                None,
+            )
+        )
+    if any(_stops(v) for v in result.variants.values()):
+        rows += [
+            (
+                f"Stopped early: {r}",
+                f"chance the trial stops early for {r}",
+                f"stopped_early.{r}",
+                3,
+                None,
+            )
+            for r in ("efficacy", "futility", "safety")
+        ]
+    return rows
+
+
+def _stops(variant: VariantResult) -> bool:
+    return variant.boundaries is not None or any(
+        any(v > 0 for v in p.stopped_early.values()) for p in variant.points
+    )
+
+
+def _lookup(flat: Mapping[str, Any], key: str) -> Any:
+    if key in flat:
+        return flat[key]
+    head, _, tail = key.partition(".")
+    value = flat.get(head)
+    return value.get(tail) if isinstance(value, Mapping) and tail else None
+
+
+def _comparison_table(result: RunResult) -> str:
+    names = list(result.variants)
+    dicts = {n: {p.n_total: p.to_dict() for p in v.points} for n, v in result.variants.items()}
+    ns = sorted({n for d in dicts.values() for n in d})
+    measures = _measures(result)
+    head = "".join(f"<th>{esc(n)}</th>" for n in names)
+    rows = [f"<tr><th>measure</th>{head}</tr>"]
+    for n in ns:
+        splits = {str(d[n]["n_per_arm"]) for d in dicts.values() if n in d}
+        first = next(d[n] for d in dicts.values() if n in d)
+        per_arm = (
+            ", ".join(f"{a} {k}" for a, k in first["n_per_arm"].items())
+            if len(splits) == 1
+            else "per arm: depends on the variant"
+        )
+        rows.append(
+            f"<tr class='group'><th colspan='{len(names) + 1}'>n_total = {n} "
+            f"<span class='muted'>({esc(per_arm)})</span></th></tr>"
+        )
+        for label, tip, key, digits, se_key in measures:
+            values = {
+                name: _lookup(dicts[name][n], key) if n in dicts[name] else None for name in names
+            }
+            best = None
+            if key == "power" and len(names) > 1:
+                finite = {k: v for k, v in values.items() if isinstance(v, int | float)}
+                if finite and len(set(finite.values())) > 1:
+                    best = max(finite, key=lambda k: finite[k])
+            cells = []
+            for name in names:
+                value = values[name]
+                if value is None:
+                    cells.append("<td class='num'>—</td>")
+                    continue
+                text = _num(float(value), digits)
+                se = _lookup(dicts[name][n], se_key) if se_key else None
+                if se:
+                    text += f" ± {_num(float(se), 3 if se >= 0.001 else 4)}"
+                cls = "num best" if name == best else "num"
+                cells.append(
+                    f"<td class='{cls}' data-variant='{esc(name)}' data-n='{n}' "
+                    f"data-key='{esc(key)}' data-value='{esc(repr(value))}'>{esc(text)}</td>"
+                )
+            rows.append(f"<tr><td title='{esc(tip)}'>{esc(label)}</td>{''.join(cells)}</tr>")
+    defs = "".join(
+        f"<dt>{esc(label)}</dt><dd>{esc(tip)}</dd>"
+        for label, tip, key, _, _ in measures
+        if "." not in key
+    )
+    return (
+        "<p>How to read it: columns are the variants, row groups the total sample sizes. "
+        "“± x” is the Monte Carlo standard error (the simulation's own imprecision). "
+        "The best power at each size is in bold.</p>"
+        f"<dl class='defs'>{defs}"
+        "<dt>P(endpoint), infusions, AEs, dropout</dt><dd>per randomised patient, per arm, in "
+        "the simulated trials at the assumed effects</dd></dl>"
+        f"<table class='comparison'>{''.join(rows)}</table>"
+    )
+
+
+# -- overview -------------------------------------------------------------------------------
+
+
+def _bottom_line(result: RunResult, scenarios: ScenarioSet) -> str:
+    base = scenarios.base
+    common = set.intersection(*({p.n_total for p in v.points} for v in result.variants.values()))
+    n = (
+        max(common)
+        if common
+        else max(p.n_total for v in result.variants.values() for p in v.points)
+    )
+    at = {name: p for name, v in result.variants.items() for p in v.points if p.n_total == n}
+    several = len(at) > 1
+    order = sorted(at, key=lambda k: -at[k].power)
+    per_arm = ", ".join(f"{k} {a}" for a, k in next(iter(at.values())).n_per_arm.items())
+    powers = [f"{at[k].power:.2f}" + (f" for {esc(k)}" if several else "") for k in order]
+    listed = ", ".join(powers[:-1]) + " and " + powers[-1] if several else powers[0]
+    out = [
+        f"With {n} patients ({esc(per_arm)}), the power — the chance of a significant result "
+        f"— is {listed}."
+    ]
+    shares = []
+    for arm in next(iter(at.values())).endpoint_probability:
+        values = {k: at[k].endpoint_probability.get(arm) for k in at}
+        text = {k: f"{v:.2f}" for k, v in values.items() if v is not None}
+        if len(set(text.values())) == 1 or not several:
+            shares.append(f"{esc(arm)} {next(iter(text.values()))}")
+        else:
+            shares.append(f"{esc(arm)} " + ", ".join(f"{text[k]} with {esc(k)}" for k in text))
+    out.append(f"Share of patients meeting the endpoint: {'; '.join(shares)}.")
+    caution = [
+        k
+        for k in order
+        if at[k].power > 0.02
+        and at[k].extra.get("power_favourable", at[k].power) < 0.5 * at[k].power
+    ]
+    if caution:
+        out.append(
+            "<b>Caution:</b> for " + ", ".join(esc(k) for k in caution) + ", most significant "
+            "results favour the control arm (the treatment is assumed to do worse on this "
+            "endpoint); see “… with the treatment better” in the table."
+        )
+    if any(at[k].assurance != at[k].power for k in at):
+        out.append(
+            "Averaged over the uncertainty in the assumptions (assurance): "
+            + "; ".join(f"{esc(k)} {at[k].assurance:.2f}" for k in order)
+            + "."
+        )
+    if base.analysis.test != "bayes_posterior":
+        worst = max(
+            (p.type1_error, p.type1_error_se) for v in result.variants.values() for p in v.points
+        )
+        out.append(
+            f"The type I error (a significant result when the treatment is no better) "
+            f"is at most {worst[0]:.3f} ± {worst[1]:.3f} for α = {base.analysis.alpha:g}."
+        )
+    for name, v in result.variants.items():
+        size = v.sample_size
+        if size:
+            label = f"{esc(name)}: " if several else ""
+            if size.get("n_total") is None:
+                out.append(
+                    f"{label}{esc(size['target'])} {size['goal']:g} is not reached "
+                    f"({esc(size.get('note', ''))})."
+                )
+            else:
+                out.append(
+                    f"{label}{esc(size['target'])} {size['goal']:g} needs "
+                    f"n_total = {size['n_total']} (achieved {size['achieved']:.3f})."
+                )
+    return " ".join(out)
+
+
+def _arm_text(arm: str, scenarios: ScenarioSet) -> str:
+    texts = {describe_arm(arm, sc) for sc in scenarios.variants.values() if arm in sc.arms}
+    allocation = f" (allocation {scenarios.base.arms[arm].allocation})"
+    if len(texts) == 1:
+        return texts.pop() + allocation
+    return f"{arm}: infusions on the schedule of the variant (see Variants){allocation}"
+
+
+def _overview(result: RunResult, scenarios: ScenarioSet, notes: str) -> str:
+    base = scenarios.base
+    question = _question(notes)
+    parts = [f"<h1>{esc(scenarios.name)}</h1>"]
+    if base.description:
+        parts.append(f"<p class='lead'>{esc(base.description)}</p>")
+    nav = "".join(f"<a href='#{sid}'>{esc(title)}</a>" for sid, title in SECTIONS[1:])
+    parts.append(f"<nav>{nav}</nav>")
+    if question:
+        parts.append(f"<p><b>Question.</b> {esc(question)}</p>")
+    parts.append(f"<div class='box'><b>Result.</b> {_bottom_line(result, scenarios)}</div>")
+    design = [
+        ("Endpoint", describe_endpoint(base.endpoint)),
+        (
+            "Arms",
+            "; ".join(_arm_text(a, scenarios) for a in base.arms),
+        ),
+        ("Analysis", describe_analysis(base)),
+        (
+            "Sizes evaluated",
+            "n_total = " + ", ".join(str(n) for n in base.evaluate.n_total) + " patients in total",
+        ),
+        (
+            "Simulations",
+            f"{result.simulations} simulated trials per size and variant ({result.engine} engine)",
+        ),
+    ]
+    if base.enrolment is not None:
+        design.append(("Enrolment", f"{base.enrolment.rate_per_week:g} patients per week"))
+    if len(scenarios.variants) > 1:
+        raw = scenarios.raw.get("variants") or {}
+        design.append(
+            (
+                "Variants",
+                "; ".join(
+                    f"<b>{esc(v)}</b>: " + esc(", ".join(describe_change(raw.get(v))))
+                    for v in scenarios.variants
+                ),
+            )
+        )
+    items = "".join(
+        f"<dt>{esc(k)}</dt><dd>{v if k == 'Variants' else esc(v)}</dd>" for k, v in design
+    )
+    parts.append(f"<h3>The trial in plain words</h3><dl class='defs'>{items}</dl>")
+    return f"<section id='overview'>{''.join(parts)}</section>"
+
+
+# -- the page -------------------------------------------------------------------------------
+
+CAPTIONS = {
+    "power.png": "Power (solid) — the chance that the trial gives a significant result — for "
+    "each total sample size, at the assumed effects; dashed: assurance, the same averaged over "
+    "the uncertainty in the assumptions (drawn only when it differs). Bands: ±2 Monte Carlo "
+    "standard errors. With a sample-size search, the dotted lines mark the goal and the "
+    "chosen size, open circles the sizes the search evaluated.",
+    "response.png": "Share of patients responding, week by week, among patients who stay in the "
+    "study, at the assumed means: lines are the model's closed form c·π(t); circles are "
+    "simulated patients (a check of the closed form; for arms that re-dose on loss, which have "
+    "no closed form, the simulated points are the curve). Triangles mark planned infusions; "
+    "the shaded band is when the endpoint is assessed. An arm whose endpoint probability is "
+    "given directly appears only there.",
+    "burden.png": "What each schedule costs a patient: infusions, infusion-related adverse "
+    "events and serious adverse events per randomised patient (simulated, at the largest size "
+    "evaluated).",
+    "stopping.png": "Chance that a trial stops at an interim look, by reason, at each sample "
+    "size (stacked; the number on top is the total).",
+}
+
+
+def _img(name: str, data: bytes) -> str:
+    encoded = base64.b64encode(data).decode("ascii")
+    return (
+        f"<figure><img alt='{esc(name)}' src='data:image/png;base64,{encoded}'>"
+        f"<figcaption>{esc(CAPTIONS.get(name, name))}</figcaption></figure>"
+    )
+
+
+def _sample_size(result: RunResult) -> str:
+    rows = []
+    for name, v in result.variants.items():
+        s = v.sample_size
+        if not s:
+            continue
+        n = s.get("n_total")
+        chosen = "not reached" if n is None else str(n)
+        per_arm = ", ".join(f"{a} {k}" for a, k in (s.get("n_per_arm") or {}).items())
+        curve = ", ".join(f"{c['n_total']}: {c['achieved']:.3f}" for c in s.get("curve", []))
+        rows.append(
+            f"<tr><td>{esc(name)}</td><td>{esc(s['target'])} ≥ {s['goal']:g}</td>"
+            f"<td class='num' data-variant='{esc(name)}' data-key='sample_size.n_total' "
+            f"data-value='{esc(repr(n))}'>{esc(chosen)}</td><td>{esc(per_arm or '—')}</td>"
+            f"<td class='num'>{s['achieved']:.3f} ± {s['se']:.3f}</td>"
+            f"<td class='hint'>{esc(curve)}{esc(' — ' + s['note'] if s.get('note') else '')}"
+            f"</td></tr>"
+        )
+    if not rows:
+        return (
+            "<p>This scenario does not ask for a sample-size search (add "
+            "<code>evaluate: {sample_size: {target: power, goal: 0.8}}</code> to the file); "
+            "the power curve above shows the sizes it evaluates.</p>"
+        )
+    return (
+        "<p>The smallest total sample size whose power (or assurance) reaches the goal, found "
+        "by bisection on whole allocation multiples and read from a non-decreasing fit through "
+        "every size evaluated (the “search curve”, size: value). Its curve is in the power "
+        "plot above.</p><table><tr><th>variant</th><th>goal</th><th>n_total</th><th>per arm</th>"
+        "<th>achieved</th><th>search curve</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _relative(path: Path) -> Path:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+def _provenance(
+    result: RunResult, scenarios: ScenarioSet, command: str | None, created: datetime
+) -> str:
+    import matplotlib
+    import numpy
+    import scipy
+
+    items: list[tuple[str, str]] = [
+        ("simtrial version", result.version or "unknown"),
+        ("run finished", created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("command", command or "(not recorded: the report was written from Python)"),
+        ("scenario file", str(scenarios.path) if scenarios.path else "(built in Python)"),
+    ]
+    if scenarios.path is not None and scenarios.path.is_file():
+        items.append(("scenario sha256", _sha256(scenarios.path)))
+    items += [
+        ("seed", str(result.seed)),
+        ("engine", result.engine),
+        ("simulations", f"{result.simulations} simulated trials per point and purpose"),
+        (
+            "random streams",
+            "numpy SeedSequence keyed by (seed, variant, n_total, purpose, "
+            "block): the same seed gives the same numbers however the work is split",
+        ),
+        (
+            "software",
+            f"Python {platform.python_version()}, NumPy {numpy.__version__}, "
+            f"SciPy {scipy.__version__}, Matplotlib {matplotlib.__version__}",
+        ),
+    ]
+    fits = sorted(
+        {
+            p.fit
+            for sc in scenarios.variants.values()
+            for _, p in sc.parameters()
+            if isinstance(p, PriorParam)
+        }
+    )
+    if fits:
+        from simtrial.priors import store
+
+        for fit in fits:
+            nc = store.fitted_dir() / f"{fit}.nc"
+            digest = _sha256(nc) if nc.is_file() else "missing"
+            items.append((f"fit {fit}", f"{_relative(nc)} (sha256 {digest})"))
+    body = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items)
+    return f"<dl class='defs'>{body}</dl>"
+
+
+def report_html(
+    result: RunResult,
+    scenarios: ScenarioSet,
+    images: Mapping[str, bytes] | None = None,
+    command: str | None = None,
+    created: datetime | None = None,
+) -> str:
+    """The report as one HTML string (see the module docstring)."""
+    from simtrial.plots import PLOT_FILES, render_plots
+
+    if images is None:
+        images = render_plots(result, scenarios)
+    created = created or datetime.now(UTC)
+    if scenarios.path is not None and scenarios.path.is_file():
+        text = scenarios.path.read_text(encoding="utf-8")
+    else:
+        import yaml
+
+        text = yaml.safe_dump(scenarios.raw, sort_keys=False)
+    notes = header_comment(text)
+    where = f" ({esc(scenarios.path)})" if scenarios.path else ""
+    notes_html = (
+        f"<h3>Notes from the scenario file</h3><div class='box notes'>{esc(notes)}</div>"
+        if notes
+        else ""
+    )
+    plots = "".join(_img(name, images[name]) for name in PLOT_FILES if name in images)
+    sections = {
+        "overview": _overview(result, scenarios, notes),
+        "scenario": f"<p>The file exactly as written{where}; <code>variants</code> are merged "
+        f"into the base scenario one at a time.</p><pre>{esc(text)}</pre>",
+        "assumptions": "<p>Every number the simulation assumes. Power uses each parameter's "
+        "mean; assurance draws them from their distributions (parameters of one fit jointly). "
+        f"</p>{notes_html}{_assumptions_table(scenarios)}",
+        "comparison": _comparison_table(result),
+        "plots": plots or "<p>No plots.</p>",
+        "sample-size": _sample_size(result),
+        "provenance": _provenance(result, scenarios, command, created),
+    }
+    body = []
+    for sid, title in SECTIONS:
+        if sid == "overview":
+            body.append(sections[sid])
+        else:
+            body.append(f"<section id='{sid}'><h2>{esc(title)}</h2>{sections[sid]}</section>")
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{esc(scenarios.name)} — simtrial report</title><style>{CSS}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+def write_report(
+    result: RunResult,
+    scenarios: ScenarioSet,
+    out_dir: str | Path,
+    images: Mapping[str, bytes] | None = None,
+    command: str | None = None,
+    created: datetime | None = None,
+) -> Path:
+    """Write ``out_dir/report.html`` atomically (temporary file + rename); return its path.
+
+    Parameters
+    ----------
+    result, scenarios
+        The run and the scenario file it ran.
+    out_dir : path
+        Usually ``results/<name>/``.
+    images : mapping, optional
+        PNG bytes by file name from :func:`simtrial.plots.render_plots` (drawn when omitted).
+    command : str, optional
+        The command line, for the provenance section.
+    created : datetime, optional
+        Time of the run (default: now, in UTC).
+    """
+    from simtrial.plots import atomic_write_bytes
+
+    path = Path(out_dir) / "report.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = report_html(result, scenarios, images, command, created)
+    atomic_write_bytes(path, text.encode("utf-8"))
+    return path
