@@ -159,6 +159,85 @@ def bench_des(quick: bool) -> dict[str, float]:
     }
 
 
+def bench_sample_size() -> dict[str, float]:
+    """Exact-engine sample-size search, 0.3 vs 0.6, Fisher two-sided, 80% power."""
+    from simtrial.power import search_sample_size
+
+    data = {
+        "name": "bench",
+        "seed": 1,
+        "endpoint": {"kind": "responder", "week": 12},
+        "arms": {
+            "control": {"endpoint_probability": 0.3},
+            "msc": {"endpoint_probability": 0.6},
+        },
+        "analysis": {"test": "fisher_exact", "treatment": "msc", "control": "control"},
+        "evaluate": {"n_total": [40], "sample_size": {"goal": 0.8, "max_total": 1000}},
+    }
+    s = validate_data(data, check_priors=False).base
+    result: dict[str, object] = {}
+
+    def search() -> None:
+        frequentist.rejection_table.cache_clear()
+        result.update(search_sample_size(ExactEngine(), s, "base", 1, 1))
+
+    t = best_of(search, 3)
+    assert result["n_total"] is not None
+    return {"sample_size_search_seconds": t, "sample_size_search_n_total": float(result["n_total"])}
+
+
+def bench_parallel(quick: bool) -> dict[str, float]:
+    """The same point on 1 and 2 local worker processes (identical results asserted)."""
+    from simtrial.engines.vectorized import VectorizedEngine
+    from simtrial.parallel import DistributedEngine, LocalExecutor
+
+    s = load_scenario(ROOT / "scenarios" / "jia-redosing.yaml").variants["redose_on_loss"]
+    sims = 8000 if quick else 40000
+    engine = VectorizedEngine()
+    start = time.perf_counter()
+    one = engine.evaluate(s, "v", 120, sims, 1)
+    t_one = time.perf_counter() - start
+    executor = LocalExecutor(2)
+    try:
+        # start both workers and load simtrial and the fitted priors in them before timing
+        from simtrial.parallel import _run_task
+
+        warm = [("vectorized", s, "warm", 120, (0, b, 50), 1) for b in range(8)]
+        list(executor.run(_run_task, warm))
+        start = time.perf_counter()
+        two = DistributedEngine(engine, executor).evaluate(s, "v", 120, sims, 1)
+        t_two = time.perf_counter() - start
+    finally:
+        executor.close()
+    assert one.to_dict() == two.to_dict()
+    return {"parallel_speedup_2_workers": t_one / t_two}
+
+
+def bench_memory(quick: bool) -> dict[str, float]:
+    """Peak resident memory of a 100 000-trial × 400-patient point, in a fresh process."""
+    import subprocess
+
+    trials = 20000 if quick else 100000
+    code = f"""
+import resource, sys
+sys.path.insert(0, {str(ROOT)!r})
+from simtrial.scenario import load_scenario
+from simtrial.engines.vectorized import VectorizedEngine
+s = load_scenario({str(ROOT / "scenarios" / "ra-phase2.yaml")!r}).variants["monthly_x3"]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+VectorizedEngine().evaluate(s, "v", 400, {trials}, 1)
+print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return {
+        "peak_memory_mib": int(out[1]) / 1024,
+        "peak_memory_after_imports_mib": int(out[0]) / 1024,
+        "peak_memory_trials": float(trials),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller problem sizes")
@@ -168,7 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     figures.update(bench_vectorized(args.quick))
     figures.update(bench_exact())
     figures.update(bench_des(args.quick))
+    figures.update(bench_sample_size())
+    figures.update(bench_parallel(args.quick))
+    figures.update(bench_memory(args.quick))
     goals = {
+        "peak_memory_mib": ("<", 1024),
         "vectorized_patients_per_second": (">=", 2e6),
         "vectorized_efficiency": (">=", 0.25),
         "exact_fixed_200_per_arm_seconds": ("<", 0.05),
