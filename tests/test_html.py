@@ -1,0 +1,318 @@
+"""The HTML report (simtrial.html): well-formed, self-contained, and its numbers are the JSON's."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+from simtrial import html as report
+from simtrial.cli import main
+from simtrial.parameters import PriorParam
+from simtrial.results import RunResult, VariantResult
+from simtrial.scenario import load_scenario
+from tests.helpers import BASE, scenario
+from tests.test_plots import point
+
+ROOT = Path(__file__).resolve().parents[1]
+AS = ROOT / "scenarios" / "as-schedules.yaml"
+PNG = b"\x89PNG\r\n\x1a\n"
+VOID = {"meta", "img", "br", "wbr", "col", "hr", "link", "input"}
+SECTIONS = {"overview", "scenario", "assumptions", "comparison", "plots", "sample-size"}
+
+
+class Page(HTMLParser):
+    """Checks nesting while parsing; collects ids, images, links and the comparison table."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.ids: set[str] = set()
+        self.urls: list[str] = []
+        self.images: list[str] = []
+        self.cells: list[dict[str, str]] = []  # comparison cells with data-value
+        self.header: list[str] = []
+        self.in_comparison = self.in_header = False
+        self.rows = 0
+        self.cell: dict[str, str] | None = None
+        self.text: list[str] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag not in VOID:
+            self.stack.append(tag)
+        if "id" in a:
+            self.ids.add(a["id"])
+        for key in ("src", "href"):
+            if key in a:
+                self.urls.append(a[key])
+        if tag == "img":
+            self.images.append(a["src"])
+        if tag == "table" and "comparison" in (a.get("class") or ""):
+            self.in_comparison = True
+        if self.in_comparison and tag == "tr":
+            self.rows += 1
+            self.in_header = self.rows == 1
+        if self.in_comparison and tag == "td" and "data-value" in a:
+            self.cell = dict(a, text="")
+
+    def handle_endtag(self, tag):
+        assert tag not in VOID, f"end tag for void element {tag}"
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1:]}>"
+        self.stack.pop()
+        if tag == "table":
+            self.in_comparison = False
+        if tag == "td" and self.cell is not None:
+            self.cells.append(self.cell)
+            self.cell = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self.cell is not None:
+            self.cell["text"] += data
+        if self.in_comparison and self.in_header and self.stack[-1] == "th":
+            self.header.append(data)
+
+
+@pytest.fixture(scope="module")
+def as_run(tmp_path_factory):
+    """`simtrial run scenarios/as-schedules.yaml` with few simulations."""
+    out = tmp_path_factory.mktemp("as")
+    assert main(["run", str(AS), "--out", str(out), "--simulations", "300", "-q"]) == 0
+    text = (out / "report.html").read_text(encoding="utf-8")
+    return out, text, Page(text), json.loads((out / "summary.json").read_text())
+
+
+def test_report_is_well_formed_and_has_the_sections(as_run):
+    _, text, page, _ = as_run
+    assert text.startswith("<!DOCTYPE html>")
+    assert page.stack == []  # every element closed, in order
+    assert SECTIONS | {"provenance"} <= page.ids
+
+
+def test_report_is_self_contained(as_run):
+    _, text, page, _ = as_run
+    for url in page.urls:
+        assert url.startswith(("#", "data:image/png;base64,")), url
+    assert "<script" not in text and "@import" not in text and "url(" not in text
+    assert len(page.images) == 3  # power, response, burden (no interims: no stopping plot)
+    for src in page.images:
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG)
+
+
+def test_comparison_has_one_column_per_variant(as_run):
+    _, _, page, summary = as_run
+    assert page.header == ["measure", *summary["variants"]]
+
+
+def test_table_numbers_are_summary_json(as_run):
+    _, _, page, summary = as_run
+    seen = set()
+    for cell in page.cells:
+        variant, n, key = cell["data-variant"], int(cell["data-n"]), cell["data-key"]
+        (pt,) = [p for p in summary["variants"][variant]["points"] if p["n_total"] == n]
+        head, _, arm = key.partition(".")
+        expected = pt[head][arm] if arm else pt[head]
+        assert float(cell["data-value"]) == expected, (variant, n, key)
+        shown = float(cell["text"].split("±")[0])
+        digits = len(cell["text"].split("±")[0].strip().split(".")[1])
+        assert shown == pytest.approx(round(expected, digits), abs=10**-digits / 2), cell
+        if "±" in cell["text"]:
+            se = pt.get(f"{key}_se")
+            assert float(cell["text"].split("±")[1]) == pytest.approx(se, abs=5e-4)
+        seen.add((variant, n, key))
+    for variant, v in summary["variants"].items():
+        for pt in v["points"]:
+            for key in ("power", "type1_error", "assurance", "endpoint_probability.msc"):
+                assert (variant, pt["n_total"], key) in seen
+
+
+def test_assumptions_show_priors_and_their_pilots(as_run):
+    _, text, page, _ = as_run
+    words = " ".join(page.text)
+    assert "{prior: msc/induction[ankylosing_spondylitis]}" in words
+    assert "seed_003_ankylosing_spondylitis" in words
+    assert "reached 77.4% at the fourth week" in words  # the verbatim sentence
+    assert "24/31 responders" in words
+
+
+def test_provenance_and_plain_words(as_run):
+    _, _, page, summary = as_run
+    words = " ".join(page.text)
+    for item in (
+        str(summary["seed"]),
+        summary["simtrial_version"],
+        "vectorized",
+        "UTC",
+        "simtrial run",
+        "--simulations 300",
+        "Fisher's exact test",
+        "durable response",
+    ):
+        assert item in words, item
+
+
+def test_files_written_atomically_and_listed(tmp_path, capsys):
+    out = tmp_path / "r"
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({**BASE, "evaluate": {"n_total": [20]}}))
+    assert main(["run", str(path), "--out", str(out), "--simulations", "100"]) == 0
+    printed = capsys.readouterr().out
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "burden.png",
+        "points.csv",
+        "power.png",
+        "report.html",
+        "response.png",
+        "summary.json",
+    ]  # no temporary file left
+    for name in ("report.html", "power.png"):
+        assert name in printed.replace("\n", "")
+    assert stat.S_IMODE((out / "report.html").stat().st_mode) == 0o644
+
+
+def test_no_report_option(tmp_path):
+    out = tmp_path / "r"
+    code = main(["run", str(AS), "--out", str(out), "--simulations", "50", "-q", "--no-report"])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["points.csv", "summary.json"]
+
+
+def test_everything_is_escaped(tmp_path):
+    s = scenario(
+        {
+            "description": "<script>alert('x')</script> & <b>bold</b>",
+            "evaluate": {"n_total": [20]},
+        }
+    )
+    result = RunResult(
+        "test",
+        1,
+        1000,
+        "vectorized",
+        {"base": VariantResult("base", [point(20, 0.3)])},
+        version="<i>v</i>",
+    )
+    text = report.report_html(result, s, images={}, command="simtrial run '<x>'")
+    page = Page(text)
+    assert page.stack == []
+    assert "<script" not in text and "<b>bold" not in text and "<i>v" not in text
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &lt;b&gt;bold" in text
+    assert "simtrial run &#x27;&lt;x&gt;&#x27;" in text
+
+
+def test_sample_size_section(tmp_path):
+    size = {
+        "target": "power",
+        "goal": 0.8,
+        "n_total": 120,
+        "n_per_arm": {"control": 60, "msc": 60},
+        "achieved": 0.812,
+        "se": 0.004,
+        "curve": [{"n_total": 120, "achieved": 0.812, "se": 0.004}],
+    }
+    s = scenario({"evaluate": {"n_total": [40]}})
+    result = RunResult(
+        "test",
+        1,
+        1000,
+        "vectorized",
+        {"base": VariantResult("base", [point(40, 0.3)], sample_size=size)},
+    )
+    created = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    path = report.write_report(result, s, tmp_path, images={}, created=created)
+    text = path.read_text()
+    assert "data-key='sample_size.n_total' data-value='120'" in text
+    assert "power 0.8 needs n_total = 120" in text
+    assert "2026-01-02 03:04:05 UTC" in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_report_write_failure_keeps_old_file(tmp_path, monkeypatch):
+    s = scenario({"evaluate": {"n_total": [20]}})
+    result = RunResult(
+        "test", 1, 10, "vectorized", {"base": VariantResult("base", [point(20, 0.3)])}
+    )
+    (tmp_path / "report.html").write_text("old")
+
+    def fail(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError):
+        report.write_report(result, s, tmp_path, images={})
+    assert (tmp_path / "report.html").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+@pytest.mark.parametrize(
+    ("ref", "studies", "facts"),
+    [
+        ("msc/induction[rheumatoid_arthritis]", ["seed_004_rheumatoid_arthritis"], ["4/6"]),
+        (
+            "msc/induction_new",
+            [
+                "seed_000_ulcerative_colitis",
+                "seed_001_juvenile_idiopathic_arthritis",
+                "seed_002_systemic_lupus_erythematosus",
+                "seed_003_ankylosing_spondylitis",
+                "seed_004_rheumatoid_arthritis",
+            ],
+            ["10/12", "24/31"],
+        ),
+        ("as_placebo/theta_new", ["baeten2013_as_placebo"], ["23/107", "10/35"]),
+        ("as_placebo/theta[study_2]", ["baeten2013_as_placebo"], ["12/44"]),
+        ("uc_control/response", ["seed_000_ulcerative_colitis"], ["4/16"]),
+        ("msc/ae_per_infusion", ["seed_003_ankylosing_spondylitis"], ["0 infusion reactions"]),
+    ],
+)
+def test_prior_evidence_names_the_pilots(ref, studies, facts):
+    fit, _, rest = ref.partition("/")
+    var, _, index = rest.partition("[")
+    text = report.prior_evidence(PriorParam(fit, var, index.rstrip("]") or None))
+    for study in studies:
+        assert study in text
+    for fact in facts:
+        assert fact in text
+    if ref == "as_placebo/theta[study_2]":
+        assert "23/107" not in text  # only that study
+    assert Page(text).stack == []
+
+
+def test_header_comment_and_question():
+    notes = report.header_comment("# Title\n#\n# Question: which one\n# is best?\nname: x\n# no")
+    assert notes == "Title\n\nQuestion: which one\nis best?"
+    assert report._question(notes) == "Which one is best?"
+
+
+def test_real_scenarios_render():
+    """Every shipped scenario's report builds (with a hand-made result: no simulation)."""
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        s = load_scenario(path)
+        variants = {}
+        for name, sc in s.variants.items():
+            arms = list(sc.arms)
+            pts = [
+                point(
+                    n,
+                    0.5,
+                    n_per_arm=sc.n_per_arm(n),
+                    endpoint_probability=dict.fromkeys(arms, 0.3),
+                    dropout_fraction=dict.fromkeys(arms, 0.05),
+                )
+                for n in sc.evaluate.n_total
+            ]
+            variants[name] = VariantResult(name, pts)
+        result = RunResult(s.name, 1, 10, "vectorized", variants)
+        page = Page(report.report_html(result, s, images={}))
+        assert page.stack == [] and SECTIONS <= page.ids, path
