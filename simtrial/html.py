@@ -70,11 +70,12 @@ table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.9rem}
 th,td{border:1px solid #d8dce3;padding:.3rem .55rem;vertical-align:top}
 th{background:#f1f3f6;text-align:left}td.num{text-align:right;white-space:nowrap;
  font-variant-numeric:tabular-nums}tr.group th{background:#e4eaf3;font-size:.95rem}
-td.best{font-weight:700;background:#eef7ee}
+td.best{font-weight:700;background:#eef7ee}td.warn{background:#fff1e0}
 pre{background:#f6f8fa;border:1px solid #e1e4e8;padding:.8rem;overflow:auto;font-size:.8rem;
  line-height:1.35;max-height:30rem}@media print{pre{max-height:none}}
 table.assume{width:100%;table-layout:fixed}table.assume td{overflow-wrap:anywhere}
-figure{margin:1.2rem 0 1.8rem}figure img{max-width:100%;height:auto;border:1px solid #e3e6eb}
+figure{margin:1.2rem 0 1.8rem}figure img{max-width:min(100%,980px);height:auto;
+ border:1px solid #e3e6eb}
 figcaption{font-size:.88rem;color:#3a4252;max-width:60rem}
 dl.defs{display:grid;grid-template-columns:minmax(9rem,13rem) 1fr;gap:.3rem 1rem}
 dl.defs dt{font-weight:600}dl.defs dd{margin:0}
@@ -177,23 +178,27 @@ def describe_arm(name: str, scenario: Scenario) -> str:
     return text
 
 
-def describe_change(change: Any, prefix: str = "") -> list[str]:
-    """A variant's changes to the base scenario, one plain phrase per changed field."""
+def _flatten(change: Any, prefix: str = "") -> list[tuple[str, Any]]:
     if not isinstance(change, Mapping) or not change:
-        return [] if prefix else ["as written in the base scenario"]
-    out: list[str] = []
+        return [(prefix, change)] if prefix else []
+    out: list[tuple[str, Any]] = []
     for key, value in change.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
-        parts = path.split(".")
-        if isinstance(value, Mapping) and value:
-            out += describe_change(value, path)
-        elif parts[-1] == "infusion_weeks" and isinstance(value, list) and len(parts) > 2:
-            out.append(f"{parts[1]} infusions at weeks {', '.join(str(v) for v in value)}")
-        elif parts[-1] == "redose_on_loss" and value is None and len(parts) > 2:
-            out.append(f"{parts[1]}: no re-dosing on loss")
-        else:
-            out.append(f"{path} = {value}")
+        out += _flatten(value, f"{prefix}.{key}" if prefix else str(key))
     return out
+
+
+def describe_variant(name: str, scenarios: ScenarioSet) -> str:
+    """What a variant is, in plain words: its arms that differ between the variants (by their
+    schedules), then any other field it changes (``path = value``)."""
+    sc = scenarios.variants[name]
+    phrases = [
+        describe_arm(arm, sc)
+        for arm in sc.arms
+        if len({describe_arm(arm, o) for o in scenarios.variants.values() if arm in o.arms}) > 1
+    ]
+    changes = (scenarios.raw.get("variants") or {}).get(name)
+    phrases += [f"{p} = {v}" for p, v in _flatten(changes) if ".schedule" not in p]
+    return "; ".join(phrases) or "as the base scenario"
 
 
 def header_comment(text: str) -> str:
@@ -570,6 +575,16 @@ def _lookup(flat: Mapping[str, Any], key: str) -> Any:
     return value.get(tail) if isinstance(value, Mapping) and tail else None
 
 
+def _best(dicts: Mapping[str, Mapping[int, Any]], names: list[str], n: int) -> str | None:
+    """The variant with the highest power in the treatment's favour at ``n`` (None if tied)."""
+    scores = {
+        k: dicts[k][n].get("power_favourable", dicts[k][n]["power"]) for k in names if n in dicts[k]
+    }
+    if len(names) < 2 or len(set(scores.values())) < 2:
+        return None
+    return max(scores, key=lambda k: scores[k])
+
+
 def _comparison_table(result: RunResult) -> str:
     names = list(result.variants)
     dicts = {n: {p.n_total: p.to_dict() for p in v.points} for n, v in result.variants.items()}
@@ -593,11 +608,7 @@ def _comparison_table(result: RunResult) -> str:
             values = {
                 name: _lookup(dicts[name][n], key) if n in dicts[name] else None for name in names
             }
-            best = None
-            if key == "power" and len(names) > 1:
-                finite = {k: v for k, v in values.items() if isinstance(v, int | float)}
-                if finite and len(set(finite.values())) > 1:
-                    best = max(finite, key=lambda k: finite[k])
+            best = _best(dicts, names, n) if key == "power" else None
             cells = []
             for name in names:
                 value = values[name]
@@ -609,6 +620,9 @@ def _comparison_table(result: RunResult) -> str:
                 if se:
                     text += f" ± {_num(float(se), 3 if se >= 0.001 else 4)}"
                 cls = "num best" if name == best else "num"
+                power = dicts[name][n]["power"]
+                if key == "power_favourable" and power > 0.02 and value < 0.5 * power:
+                    cls += " warn"
                 cells.append(
                     f"<td class='{cls}' data-variant='{esc(name)}' data-n='{n}' "
                     f"data-key='{esc(key)}' data-value='{esc(repr(value))}'>{esc(text)}</td>"
@@ -622,7 +636,8 @@ def _comparison_table(result: RunResult) -> str:
     return (
         "<p>How to read it: columns are the variants, row groups the total sample sizes. "
         "“± x” is the Monte Carlo standard error (the simulation's own imprecision). "
-        "The best power at each size is in bold.</p>"
+        "In bold, at each size: the variant most likely to show the treatment better. "
+        "Shaded orange: most significant results would favour the control.</p>"
         f"<dl class='defs'>{defs}"
         "<dt>P(endpoint), infusions, AEs, dropout</dt><dd>per randomised patient, per arm, in "
         "the simulated trials at the assumed effects</dd></dl>"
@@ -741,12 +756,11 @@ def _overview(result: RunResult, scenarios: ScenarioSet, notes: str) -> str:
     if base.enrolment is not None:
         design.append(("Enrolment", f"{base.enrolment.rate_per_week:g} patients per week"))
     if len(scenarios.variants) > 1:
-        raw = scenarios.raw.get("variants") or {}
         design.append(
             (
                 "Variants",
                 "; ".join(
-                    f"<b>{esc(v)}</b>: " + esc(", ".join(describe_change(raw.get(v))))
+                    f"<b>{esc(v)}</b>: " + esc(describe_variant(v, scenarios))
                     for v in scenarios.variants
                 ),
             )

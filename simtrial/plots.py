@@ -41,6 +41,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -90,6 +91,14 @@ def _figure(width: float, height: float) -> Figure:
 
 def _color(i: int) -> str:
     return COLORS[i % len(COLORS)]
+
+
+def _legend_below(fig: Figure, ax: Any) -> None:
+    """The legend under the axes, outside them, so it never hides a curve."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ncol = 2 if len(handles) > 3 or max(len(t) for t in labels) > 30 else len(handles)
+        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize=8)
 
 
 # -- power and assurance --------------------------------------------------------------------
@@ -197,7 +206,7 @@ def power_curve(result: RunResult, variant: str | None = None) -> Figure:
     )
     ax.set_title(f"{title} by sample size (bands: ±2 Monte Carlo SE)", fontsize=11)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    _legend_below(fig, ax)
     return fig
 
 
@@ -454,7 +463,7 @@ def response_over_time(
         keys.append(f"○ simulated ({patients} patients)")
     ax.set_title("Response over time\n" + "; ".join(keys), fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    _legend_below(fig, ax)
     return fig
 
 
