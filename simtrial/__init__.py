@@ -21,7 +21,23 @@ __all__ = [
     "ScenarioSet",
     "SimtrialError",
     "VariantResult",
+    "burden",
     "load_scenario",
+    "power_curve",
+    "response_over_time",
     "response_probability",
     "run",
+    "stopping",
 ]
+
+
+_PLOTS = ("burden", "power_curve", "response_over_time", "stopping")
+
+
+def __getattr__(name: str) -> object:
+    # plotting (matplotlib) is imported only when a plot function is asked for
+    if name in _PLOTS:
+        from simtrial import plots
+
+        return getattr(plots, name)
+    raise AttributeError(f"module 'simtrial' has no attribute {name!r}")

@@ -143,6 +143,34 @@ class RunResult:
                 rows.append(row)
         return rows
 
+    def summary(self) -> str:
+        """The terminal table (variants side by side) as plain text."""
+        from rich.console import Console
+
+        from simtrial.report import result_table
+
+        console = Console(width=120, record=True, file=_Null(), color_system=None)
+        console.print(result_table(self))
+        return console.export_text()
+
+    def plot_power(self, variant: str | None = None) -> Any:
+        """Power and assurance against n_total (a matplotlib Figure)."""
+        from simtrial.plots import power_curve
+
+        return power_curve(self, variant)
+
+    def plot_burden(self) -> Any:
+        """Infusions and adverse events per patient, per variant (a Figure, or None)."""
+        from simtrial.plots import burden
+
+        return burden(self)
+
+    def plot_stopping(self) -> Any:
+        """Stopping probabilities per reason (a Figure, or None without interims)."""
+        from simtrial.plots import stopping
+
+        return stopping(self)
+
     def __str__(self) -> str:
         lines = [f"{self.scenario}: {self.engine} engine, {self.simulations} simulations"]
         for name, variant in self.variants.items():
@@ -153,3 +181,13 @@ class RunResult:
                     f"assurance={p.assurance:.3f}±{p.assurance_se:.3f}"
                 )
         return "\n".join(lines)
+
+
+class _Null:
+    """A file that discards what is written (for recording rich output)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass

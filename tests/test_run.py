@@ -134,3 +134,17 @@ def test_failed_run_leaves_previous_output_intact(tmp_path, monkeypatch):
     assert code == 130
     assert (tmp_path / "out" / "summary.json").read_text() == before
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+
+
+def test_python_api(tmp_path):
+    import simtrial
+
+    scenarios = simtrial.load_scenario(ROOT / "scenarios" / "jia-redosing.yaml")
+    result = simtrial.run(scenarios, simulations=300)
+    frame = result.to_frame()
+    assert list(frame["variant"]) == ["single_infusion"] * 4 + ["redose_on_loss"] * 4
+    assert frame["power"].tolist() == [p.power for v in result.variants.values() for p in v.points]
+    text = result.summary()
+    assert "single_infusion" in text and "redose_on_loss" in text and "power" in text
+    fig = result.plot_power()
+    assert fig.axes and simtrial.response_over_time(scenarios).axes
