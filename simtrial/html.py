@@ -57,6 +57,12 @@ TESTS = {
     "logrank": "log-rank test",
 }
 
+SPENDING = {
+    "obrien_fleming": "O'Brien–Fleming-type spending",
+    "pocock": "Pocock-type spending",
+    "none": "none before the final analysis",
+}
+
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1d2330;
  max-width:1100px;margin:0 auto;padding:1.5rem 2rem 4rem;line-height:1.45;background:#fff}
@@ -141,7 +147,7 @@ def describe_analysis(scenario: Scenario) -> str:
         looks = ", ".join(f"{f:.0%}" for f in a.interims.information)
         text += (
             f"; analyses when {looks} of the patients have their endpoint "
-            f"(efficacy boundaries: {a.interims.efficacy_spending.replace('_', '-')} spending)"
+            f"(efficacy boundaries: {SPENDING[a.interims.efficacy_spending]})"
         )
         fut = a.interims.futility
         if fut is not None:
@@ -691,6 +697,17 @@ def _bottom_line(result: RunResult, scenarios: ScenarioSet) -> str:
         out.append(
             "Averaged over the uncertainty in the assumptions (assurance): "
             + "; ".join(f"{esc(k)} {at[k].assurance:.2f}" for k in order)
+            + "."
+        )
+    stops = {k: sum(at[k].stopped_early.values()) for k in order}
+    if any(stops.values()):
+        out.append(
+            "The trial stops early (interim or safety look) with probability "
+            + ", ".join(
+                f"{stops[k]:.2f}{' for ' + esc(k) if several else ''} "
+                f"(expected n {at[k].expected_n:.0f})"
+                for k in order
+            )
             + "."
         )
     if base.analysis.test != "bayes_posterior":

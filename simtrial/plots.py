@@ -153,6 +153,7 @@ def power_curve(result: RunResult, variant: str | None = None) -> Figure:
     fig = _figure(8.0, 4.6)
     ax = fig.add_subplot()
     goals: set[float] = set()
+    searched = False
     for i, name in enumerate(names):
         v = result.variants[name]
         color = _color(list(result.variants).index(name))
@@ -183,7 +184,9 @@ def power_curve(result: RunResult, variant: str | None = None) -> Figure:
                     color=color,
                     ms=5,
                     gid=f"search:{name}",
+                    label=None if searched else "sample-size search",
                 )
+                searched = True
         if size.get("goal") is not None:
             goals.add(float(size["goal"]))
         if size.get("n_total") is not None:
@@ -563,7 +566,7 @@ def stopping(result: RunResult) -> Figure | None:
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("P(trial stops early)")
-    axes[0].legend(fontsize=8, loc="upper left")
+    _legend_below(fig, axes[0])
     fig.suptitle("Early stopping by reason", fontsize=11)
     return fig
 
