@@ -102,7 +102,8 @@ def chunked(items: Iterable[Any], size: int) -> list[list[Any]]:
 def _run_task(engine_name: str, scenario: Any, variant: str, n_total: int, task: Any, seed: int):
     from simtrial.engines import get_engine
 
-    return get_engine(engine_name).run_task(scenario, variant, n_total, task, seed)
+    engine: Any = get_engine(engine_name)
+    return engine.run_task(scenario, variant, n_total, task, seed)
 
 
 class DistributedEngine:

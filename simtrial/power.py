@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from simtrial.analysis.design import Design
 from simtrial.engines import get_engine
@@ -72,7 +73,7 @@ def run(
     RunResult
     """
     engine_name = engine or default_engine(scenarios)
-    impl: Engine = get_engine(engine_name)
+    impl: Any = get_engine(engine_name)
     if executor is not None and hasattr(impl, "tasks"):
         from simtrial.parallel import DistributedEngine
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,7 +150,7 @@ class RunResult:
 
         from simtrial.report import result_table
 
-        console = Console(width=120, record=True, file=_Null(), color_system=None)
+        console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
         console.print(result_table(self))
         return console.export_text()
 
@@ -181,13 +182,3 @@ class RunResult:
                     f"assurance={p.assurance:.3f}±{p.assurance_se:.3f}"
                 )
         return "\n".join(lines)
-
-
-class _Null:
-    """A file that discards what is written (for recording rich output)."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-    def flush(self) -> None:
-        pass

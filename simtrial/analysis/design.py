@@ -237,6 +237,7 @@ class Design:
             from simtrial.analysis.survival import logrank
 
             assert dt.loss_time is not None and dc.loss_time is not None
+            assert dt.loss_event is not None and dc.loss_event is not None
             result = logrank(dt.loss_time, dt.loss_event, dc.loss_time, dc.loss_event, a.sided)
             rejected[:, 0] = result.p_value <= a.alpha
             favourable[:, 0] = rejected[:, 0] & (result.statistic < 0)
@@ -362,7 +363,9 @@ class _bayes_rule:  # noqa: N801 - a small private adapter
         if b.robust_weight > 0:
             from simtrial.priors.mixture import robustify
 
-            self.control_prior = robustify(self.control_prior, b.robust_weight, mean=0.5)
+            robust = robustify(self.control_prior, b.robust_weight, mean=0.5)
+            assert isinstance(robust, BetaMixture)
+            self.control_prior = robust
 
     def table(self, m_t: int, m_c: int) -> Bool:
         return self.bayes.decision_table(
