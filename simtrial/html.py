@@ -514,57 +514,28 @@ PER_ARM = (
 def _measures(result: RunResult) -> list[tuple[str, str, str, int, str | None]]:
     """(row label, tooltip, summary key, decimals, SE key) for the comparison table."""
     points = [p for v in result.variants.values() for p in v.points]
-    rows: list[tuple[str, str, str, int, str | None]] = [
-        (label, tip, key, 3, f"{key}_se") for label, tip, key in MEASURES
-    ]
-    for p in points[:1]:
-        for t in p.extra.get("power_per_arm", {}):
-            rows.append(
-                (
-                    f"Power, {t}",
-                    "chance this comparison is significant",
-                    f"power_per_arm.{t}",
-                    3,
-                    None,
-                )
-            )
+    rows = list(MEASURES)
+    se = {key for _, _, key in MEASURES}
+    for t in points[0].extra.get("power_per_arm", {}) if points else ():
+        rows.append((f"Power, {t}", "chance this comparison is significant", f"power_per_arm.{t}"))
     for label, tip, key in PER_ARM:
         arms: list[str] = []
         for p in points:
             arms += [a for a in getattr(p, key) if a not in arms]
-        digits = 2 if key == "infusions_per_patient" else 3
-        rows += [(f"{label}, {a}", tip, f"{key}.{a}", digits, None) for a in arms]
-    rows.append(
-        (
-            "Expected n",
-            "patients randomised on average (fewer when trials stop early)",
-            "expected_n",
-            1,
-            None,
-        )
-    )
+        rows += [(f"{label}, {a}", tip, f"{key}.{a}") for a in arms]
+    rows.append(("Expected n", "patients randomised on average (fewer when trials stop early)",
+                 "expected_n"))  # fmt: skip
     if any(p.expected_duration_weeks is not None for p in points):
-        rows.append(
-            (
-                "Expected duration (weeks)",
-                "from the first randomisation to the last endpoint visit, on average",
-                "expected_duration_weeks",
-                1,
-                None,
-            )
-        )
+        rows.append(("Expected duration (weeks)", "from the first randomisation to the last "
+                     "endpoint visit, on average", "expected_duration_weeks"))  # fmt: skip
     if any(_stops(v) for v in result.variants.values()):
-        rows += [
-            (
-                f"Stopped early: {r}",
-                f"chance the trial stops early for {r}",
-                f"stopped_early.{r}",
-                3,
-                None,
-            )
-            for r in ("efficacy", "futility", "safety")
-        ]
-    return rows
+        rows += [(f"Stopped early: {r}", f"chance the trial stops early for {r}",
+                  f"stopped_early.{r}") for r in ("efficacy", "futility", "safety")]  # fmt: skip
+    digits = {"infusions_per_patient": 2, "expected_n": 1, "expected_duration_weeks": 1}
+    return [
+        (label, tip, key, digits.get(key.split(".")[0], 3), f"{key}_se" if key in se else None)
+        for label, tip, key in rows
+    ]
 
 
 def _stops(variant: VariantResult) -> bool:
