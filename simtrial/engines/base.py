@@ -155,6 +155,54 @@ FEATURES = {
 }
 
 
+class BlockEngine:
+    """Shared machinery of the Monte Carlo engines: a point is a list of independent tasks
+    ``(purpose, block, trials)``, each with its own random stream, run in any order or place
+    and aggregated by ``combine`` (subclasses give ``tasks``, ``run_task`` and ``combine``)."""
+
+    name: ClassVar[str]
+
+    def __init__(self, trials_per_block: int) -> None:
+        self.trials_per_block = trials_per_block
+
+    def blocks(self, simulations: int) -> list[tuple[int, int]]:
+        """(block index, trials in block) covering ``simulations`` trials."""
+        size = self.trials_per_block
+        return [(b, min(size, simulations - b * size)) for b in range(-(-simulations // size))]
+
+    def check(self, scenario: Scenario) -> None:
+        refuse(scenario, self.name)
+
+    def tasks(self, scenario: Scenario, simulations: int) -> list[tuple[int, int, int]]:
+        raise NotImplementedError
+
+    def run_task(self, scenario: Scenario, variant: str, n_total: int, task: Any, seed: int) -> Any:
+        raise NotImplementedError
+
+    def combine(
+        self, scenario: Scenario, n_total: int, simulations: int, outputs: list[Any]
+    ) -> PointResult:
+        raise NotImplementedError
+
+    def evaluate(
+        self,
+        scenario: Scenario,
+        variant: str,
+        n_total: int,
+        simulations: int,
+        seed: int,
+        progress: Progress | None = None,
+    ) -> PointResult:
+        """Run every task of the point in this process and combine them."""
+        self.check(scenario)
+        outputs = []
+        for task in self.tasks(scenario, simulations):
+            outputs.append(self.run_task(scenario, variant, n_total, task, seed))
+            if progress is not None:
+                progress(task[2])
+        return self.combine(scenario, n_total, simulations, outputs)
+
+
 def unsupported(scenario: Scenario, engine: str) -> list[str]:
     """Features of a scenario that ``engine`` cannot simulate (common refusal list)."""
     can = FEATURES.get(engine, set())

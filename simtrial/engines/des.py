@@ -89,7 +89,7 @@ from simtrial.engines.base import (
     POWER,
     TYPE1,
     ArmTotals,
-    Progress,
+    BlockEngine,
     drawn_values,
     has_uncertainty,
     mean_values,
@@ -636,7 +636,7 @@ class Operational:
 TaskOutput = tuple[Task, tuple[int, int], dict[str, ArmTotals], Operational]
 
 
-class DESEngine:
+class DESEngine(BlockEngine):
     """Discrete-event (SimPy) engine in calendar time; the only engine for ``operations``.
 
     Parameters
@@ -648,7 +648,7 @@ class DESEngine:
     name: ClassVar[str] = "des"
 
     def __init__(self, trials_per_block: int = TRIALS_PER_BLOCK) -> None:
-        self.trials_per_block = trials_per_block
+        super().__init__(trials_per_block)
 
     def check(self, scenario: Scenario) -> None:
         extra = []
@@ -658,11 +658,6 @@ class DESEngine:
                 "time, so patients need arrival times: add an enrolment block)"
             )
         refuse(scenario, self.name, extra)
-
-    def blocks(self, simulations: int) -> list[tuple[int, int]]:
-        """(block index, trials in block) covering ``simulations`` trials."""
-        size = self.trials_per_block
-        return [(b, min(size, simulations - b * size)) for b in range(-(-simulations // size))]
 
     def tasks(self, scenario: Scenario, simulations: int) -> list[Task]:
         """Independent units of work ``(purpose, block, trials)`` for one point."""
@@ -696,23 +691,6 @@ class DESEngine:
         self, scenario: Scenario, n_total: int, simulations: int, outputs: list[TaskOutput]
     ) -> PointResult:
         """Aggregate :meth:`run_task` outputs in a canonical order (see :func:`combine`)."""
-        return combine(scenario, n_total, simulations, outputs)
-
-    def evaluate(
-        self,
-        scenario: Scenario,
-        variant: str,
-        n_total: int,
-        simulations: int,
-        seed: int,
-        progress: Progress | None = None,
-    ) -> PointResult:
-        self.check(scenario)
-        outputs = []
-        for task in self.tasks(scenario, simulations):
-            outputs.append(self.run_task(scenario, variant, n_total, task, seed))
-            if progress is not None:
-                progress(task[2])
         return combine(scenario, n_total, simulations, outputs)
 
     def trace(

@@ -40,15 +40,14 @@ from simtrial.engines.base import (
     TYPE1,
     UNSAFE,
     ArmTotals,
+    BlockEngine,
     BlockStats,
-    Progress,
     drawn_values,
     expected_duration,
     has_uncertainty,
     mean_values,
     null_values,
     proportion_se,
-    refuse,
     stream,
 )
 from simtrial.model import ArmValues
@@ -307,21 +306,13 @@ def simulate_arm(
     )
 
 
-class VectorizedEngine:
+class VectorizedEngine(BlockEngine):
     """Monte Carlo engine on NumPy arrays; the default engine (DESIGN §2)."""
 
     name: ClassVar[str] = "vectorized"
 
     def __init__(self, trials_per_block: int = TRIALS_PER_BLOCK) -> None:
-        self.trials_per_block = trials_per_block
-
-    def check(self, scenario: Scenario) -> None:
-        refuse(scenario, self.name)
-
-    def blocks(self, simulations: int) -> list[tuple[int, int]]:
-        """(block index, trials in block) covering ``simulations`` trials."""
-        size = self.trials_per_block
-        return [(b, min(size, simulations - b * size)) for b in range(-(-simulations // size))]
+        super().__init__(trials_per_block)
 
     def run_block(
         self,
@@ -393,23 +384,6 @@ class VectorizedEngine:
         self, scenario: Scenario, n_total: int, simulations: int, outputs: list[Any]
     ) -> PointResult:
         """Aggregate :meth:`run_task` outputs (see :func:`combine`)."""
-        return combine(scenario, n_total, simulations, outputs)
-
-    def evaluate(
-        self,
-        scenario: Scenario,
-        variant: str,
-        n_total: int,
-        simulations: int,
-        seed: int,
-        progress: Progress | None = None,
-    ) -> PointResult:
-        self.check(scenario)
-        outputs = []
-        for task in self.tasks(scenario, simulations):
-            outputs.append(self.run_task(scenario, variant, n_total, task, seed))
-            if progress is not None:
-                progress(task[2])
         return combine(scenario, n_total, simulations, outputs)
 
 
