@@ -194,6 +194,7 @@ def bench_parallel(quick: bool) -> dict[str, float]:
     s = load_scenario(ROOT / "scenarios" / "jia-redosing.yaml").variants["redose_on_loss"]
     sims = 8000 if quick else 40000
     engine = VectorizedEngine()
+    engine.evaluate(s, "warm", 120, 100, 1)  # load the fitted priors and tables first
     start = time.perf_counter()
     one = engine.evaluate(s, "v", 120, sims, 1)
     t_one = time.perf_counter() - start
@@ -202,7 +203,7 @@ def bench_parallel(quick: bool) -> dict[str, float]:
         # start both workers and load simtrial and the fitted priors in them before timing
         from simtrial.parallel import _run_task
 
-        warm = [("vectorized", s, "warm", 120, (0, b, 50), 1) for b in range(8)]
+        warm = [("vectorized", s, "warm", 120, (p, b, 50), 1) for b in range(4) for p in (0, 1, 2)]
         list(executor.run(_run_task, warm))
         start = time.perf_counter()
         two = DistributedEngine(engine, executor).evaluate(s, "v", 120, sims, 1)
