@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any, Protocol
 
+from simtrial.engines.base import StreamKeyed
 from simtrial.errors import SimtrialError
 
 
@@ -100,21 +101,39 @@ def chunked(items: Iterable[Any], size: int) -> list[list[Any]]:
     return out
 
 
-def _run_task(engine_name: str, scenario: Any, variant: str, n_total: int, task: Any, seed: int):
+def _run_task(
+    engine_name: str,
+    scenario: Any,
+    variant: str,
+    n_total: int,
+    task: Any,
+    seed: int,
+    common_random_numbers: bool = False,
+) -> Any:
     from simtrial.engines import get_engine
 
     engine: Any = get_engine(engine_name)
+    engine.common_random_numbers = common_random_numbers
     return engine.run_task(scenario, variant, n_total, task, seed)
 
 
 def _run_tasks(
-    engine_name: str, scenario: Any, variant: str, n_total: int, tasks: list[Any], seed: int
+    engine_name: str,
+    scenario: Any,
+    variant: str,
+    n_total: int,
+    tasks: list[Any],
+    seed: int,
+    common_random_numbers: bool = False,
 ) -> list[Any]:
     """Several tasks in one submission (fewer round trips; same outputs)."""
-    return [_run_task(engine_name, scenario, variant, n_total, task, seed) for task in tasks]
+    return [
+        _run_task(engine_name, scenario, variant, n_total, task, seed, common_random_numbers)
+        for task in tasks
+    ]
 
 
-class DistributedEngine:
+class DistributedEngine(StreamKeyed):
     """An engine whose points are split into tasks run by an :class:`Executor`.
 
     Wraps an engine with ``tasks``, ``run_task`` and ``combine`` (vectorized, des); results are
@@ -143,7 +162,8 @@ class DistributedEngine:
         tasks = self.engine.tasks(scenario, simulations)
         # about four submissions per worker: few round trips, still balanced
         groups = chunked(tasks, max(1, -(-len(tasks) // (4 * self.workers))))
-        items = [(self.name, scenario, variant, n_total, group, seed) for group in groups]
+        crn = self.common_random_numbers
+        items = [(self.name, scenario, variant, n_total, group, seed, crn) for group in groups]
         outputs = []
         for i, group_outputs in self.executor.run(_run_tasks, items):
             outputs.extend(group_outputs)

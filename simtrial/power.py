@@ -6,6 +6,7 @@ the control; assurance averages power over the parameters' (joint) distribution.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -136,12 +137,16 @@ def search_sample_size(
     ``max_total``. A bisection brackets the answer; because Monte Carlo estimates (and exact
     binomial power, which is saw-toothed in n) need not increase with n, the answer is read
     from a non-decreasing (isotonic) fit through every point evaluated: the smallest evaluated
-    n whose fitted value reaches the goal. Each point has its own random streams (keyed by
-    n_total), so points of the curve are independent — no common random numbers; with the
-    exact engine the curve is exact. Returns ``n_total``, ``achieved``, ``se`` and ``curve``.
+    n whose fitted value reaches the goal. The points of the search use common random numbers
+    (the same streams for every n, see :class:`~simtrial.engines.base.StreamKeyed`): the
+    assurance parameter draws are identical across n, so differences between points are not
+    blurred by different draws; with the exact engine the curve is exact. Returns ``n_total``,
+    ``achieved``, ``se`` and ``curve``.
     """
     spec = scenario.evaluate.sample_size
     assert spec is not None
+    engine = copy.copy(engine)
+    engine.common_random_numbers = True
     step = sum(a.allocation for a in scenario.arms.values())
     key = spec.target
     seen: dict[int, PointResult] = {}

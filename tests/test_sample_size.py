@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from simtrial.engines.exact import ExactEngine
@@ -84,3 +85,33 @@ def test_goal_not_reached():
 
 def test_isotonic():
     assert _isotonic([0.1, 0.3, 0.2, 0.5]) == pytest.approx([0.1, 0.25, 0.25, 0.5])
+
+
+def test_search_uses_common_random_numbers(monkeypatch):
+    """With CRN every point draws the same per-trial parameters (assurance); without, not."""
+    import simtrial.engines.vectorized as vec
+
+    s = scenario(
+        {
+            "arms": {"msc": {"response": {"induction": {"beta": [4, 6]}}}},
+            "evaluate": {"sample_size": {"target": "assurance", "goal": 0.5, "max_total": 200}},
+        }
+    ).base
+    seen: list = []
+    original = vec.drawn_values
+
+    def record(scenario, n, rng):
+        values = original(scenario, n, rng)
+        seen.append(np.asarray(values["msc"].induction).copy())
+        return values
+
+    monkeypatch.setattr(vec, "drawn_values", record)
+    engine = VectorizedEngine()
+    result = search_sample_size(engine, s, "base", 1000, 3)
+    assert engine.common_random_numbers is False  # the caller's engine is left alone
+    assert len(result["curve"]) >= 3 and len(seen) == len(result["curve"])
+    assert all((d == seen[0]).all() for d in seen)  # one block per point: same draws
+    seen.clear()
+    engine.evaluate(s, "base", 40, 1000, 3)
+    engine.evaluate(s, "base", 80, 1000, 3)
+    assert not (seen[0] == seen[1]).all()  # ordinary points: streams keyed by n_total

@@ -123,6 +123,7 @@ class Engine(Protocol):
     """The interface every engine implements."""
 
     name: ClassVar[str]
+    common_random_numbers: bool
 
     def check(self, scenario: Scenario) -> None:
         """Raise :class:`EngineError` when the engine cannot run the scenario."""
@@ -155,7 +156,19 @@ FEATURES = {
 }
 
 
-class BlockEngine:
+class StreamKeyed:
+    """Engines key their random streams by the point's ``n_total`` — or, with
+    ``common_random_numbers`` (used by the sample-size search), by 0 for every point, so that
+    points of a search share their streams: the per-trial parameter draws of assurance are then
+    identical across n (patient-level draws are not nested across n)."""
+
+    common_random_numbers: bool = False
+
+    def point_key(self, n_total: int) -> int:
+        return 0 if self.common_random_numbers else n_total
+
+
+class BlockEngine(StreamKeyed):
     """Shared machinery of the Monte Carlo engines: a point is a list of independent tasks
     ``(purpose, block, trials)``, each with its own random stream, run in any order or place
     and aggregated by ``combine`` (subclasses give ``tasks``, ``run_task`` and ``combine``)."""

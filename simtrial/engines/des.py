@@ -672,7 +672,7 @@ class DESEngine(BlockEngine):
         params = None if purpose == ASSURANCE else trial_params(scenario, purpose, None)
         outcomes = [
             simulate_trial(scenario, n_total, seq, purpose, params=params)
-            for seq in trial_seeds(seed, variant, n_total, purpose, block, trials)
+            for seq in trial_seeds(seed, variant, self.point_key(n_total), purpose, block, trials)
         ]
         t, c = scenario.analysis.treatments[0], scenario.analysis.control
         xt = np.array([o.arms[t].successes for o in outcomes])

@@ -26,6 +26,7 @@ from simtrial.analysis.design import Design
 from simtrial.engines.base import (
     ASSURANCE,
     Progress,
+    StreamKeyed,
     drawn_values,
     expected_duration,
     has_uncertainty,
@@ -96,7 +97,7 @@ def exact_power(
     return power, max(0.0, 1.0 - kept)
 
 
-class ExactEngine:
+class ExactEngine(StreamKeyed):
     """Exact power and type I error by enumeration (no Monte Carlo error)."""
 
     name: ClassVar[str] = "exact"
@@ -127,7 +128,7 @@ class ExactEngine:
         power_favourable, _ = exact_power(scenario, n_per_arm, values, favourable=True)
         type1, _ = exact_power(scenario, n_per_arm, null_values(values, scenario))
         if has_uncertainty(scenario):
-            rng = stream(seed, variant, n_total, ASSURANCE, 0)
+            rng = stream(seed, variant, self.point_key(n_total), ASSURANCE, 0)
             draws, _ = exact_power(scenario, n_per_arm, drawn_values(scenario, simulations, rng))
             assurance = float(draws.mean())
             assurance_se = (

@@ -325,7 +325,7 @@ class VectorizedEngine(BlockEngine):
         seed: int,
     ) -> tuple[Decisions, dict[str, ArmTotals]]:
         """Simulate one block of trials and apply the design; returns decisions and totals."""
-        rng = stream(seed, variant, n_total, purpose, block)
+        rng = stream(seed, variant, self.point_key(n_total), purpose, block)
         design = Design(scenario)
         values = purpose_values(scenario, purpose, trials, rng)
         n_per_arm = scenario.n_per_arm(n_total)
