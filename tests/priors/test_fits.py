@@ -336,8 +336,8 @@ def test_cli_plot(tmp_path):
 
 
 @pytest.mark.slow
-# The mixture EM (simtrial.priors.mixture) may divide by zero in a rejected trial step.
-@pytest.mark.filterwarnings("ignore::RuntimeWarning:simtrial.priors.mixture")
+# The mixture EM (simtrial.priors.em) may divide by zero in a rejected trial step.
+@pytest.mark.filterwarnings("ignore::RuntimeWarning:simtrial.priors.em")
 @pytest.mark.parametrize("name", FIT_NAMES)
 def test_refit_reproduces_the_committed_draws(fits, name, tmp_path):
     """``simtrial priors fit`` on the same evidence and seed gives the committed draws."""
