@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+from simtrial.analysis.checks import check_counts, check_n
 from simtrial.priors.mixture import BetaMixture
 
 __all__ = [
@@ -60,12 +61,6 @@ _LOG_MIN_DISTANCE = -665.0
 # --------------------------------------------------------------------------- validation
 
 
-def _check_n(name: str, value: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 0:
-        raise ValueError(f'"{name}" must be an integer >= 0, got {value!r}')
-    return int(value)
-
-
 def _check_prior(name: str, prior: BetaMixture) -> BetaMixture:
     if not isinstance(prior, BetaMixture):
         raise TypeError(f'"{name}" must be a BetaMixture, got {type(prior).__name__}')
@@ -82,18 +77,6 @@ def _check_margin(margin: float) -> float:
     if not (isinstance(margin, int | float | np.floating) and -1.0 < margin < 1.0):
         raise ValueError(f'"margin" must be in (-1, 1), got {margin!r}')
     return float(margin)
-
-
-def _check_counts(name: str, x: ArrayLike, n: int, n_name: str) -> NDArray[np.int64]:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "iub":
-        as_float = arr.astype(np.float64)
-        if not np.all(np.isfinite(as_float)) or np.any(as_float != np.round(as_float)):
-            raise ValueError(f'"{name}" must hold integers, got {x!r}')
-    out = arr.astype(np.int64)
-    if np.any(out < 0) or np.any(out > n):
-        raise ValueError(f'"{name}" must lie in [0, {n_name}] = [0, {n}], got {x!r}')
-    return out
 
 
 # --------------------------------------------------------------------------- posteriors
@@ -211,8 +194,8 @@ def _posterior_probability_table_uncached(
     step: float | None = None,
 ) -> FloatArray:
     """:func:`posterior_probability_table` without the cache (for benchmarks and tests)."""
-    n_t = _check_n("n_t", n_t)
-    n_c = _check_n("n_c", n_c)
+    n_t = check_n("n_t", n_t)
+    n_c = check_n("n_c", n_c)
     _check_prior("treatment_prior", treatment_prior)
     _check_prior("control_prior", control_prior)
     margin = _check_margin(margin)
@@ -443,10 +426,10 @@ def predictive_probability_table(
     ndarray of float, shape (m_t + 1, m_c + 1), read-only
         ``PP[x_t, x_c]``. Cached on the arguments: treat it as immutable.
     """
-    m_t = _check_n("m_t", m_t)
-    m_c = _check_n("m_c", m_c)
-    n_t = _check_n("n_t", n_t)
-    n_c = _check_n("n_c", n_c)
+    m_t = check_n("m_t", m_t)
+    m_c = check_n("m_c", m_c)
+    n_t = check_n("n_t", n_t)
+    n_c = check_n("n_c", n_c)
     if m_t > n_t or m_c > n_c:
         raise ValueError(
             f'interim sizes must not exceed the final ones: "m_t" = {m_t} <= "n_t" = {n_t}, '
@@ -505,10 +488,10 @@ def predictive_probability(
     >>> pp.round(3).tolist()
     [0.0, 0.166, 0.882]
     """
-    m_t = _check_n("m_t", m_t)
-    m_c = _check_n("m_c", m_c)
-    xt = _check_counts("x_t", x_t, m_t, "m_t")
-    xc = _check_counts("x_c", x_c, m_c, "m_c")
+    m_t = check_n("m_t", m_t)
+    m_c = check_n("m_c", m_c)
+    xt = check_counts("x_t", x_t, m_t, "m_t")
+    xc = check_counts("x_c", x_c, m_c, "m_c")
     table = predictive_probability_table(
         m_t, m_c, n_t, n_c, treatment_prior, control_prior, threshold, margin
     )

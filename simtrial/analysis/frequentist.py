@@ -42,6 +42,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+from simtrial.analysis.checks import check_choice, check_counts, check_n
+
 __all__ = [
     "TESTS",
     "SIDED",
@@ -67,29 +69,6 @@ BoolArray = NDArray[np.bool_]
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f'"{name}" must be one of {allowed}, got {value!r}')
-
-
-def _check_n(name: str, value: int) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 0:
-        raise ValueError(f'"{name}" must be an integer >= 0, got {value!r}')
-    return int(value)
-
-
-def _check_counts(name: str, x: ArrayLike, n: int, n_name: str) -> NDArray[np.int64]:
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "iub":
-        as_float = arr.astype(np.float64)
-        if not np.all(np.isfinite(as_float)) or np.any(as_float != np.round(as_float)):
-            raise ValueError(f'"{name}" must hold integers, got {x!r}')
-    out = arr.astype(np.int64)
-    if np.any(out < 0) or np.any(out > n):
-        raise ValueError(f'"{name}" must lie in [0, {n_name}] = [0, {n}], got {x!r}')
-    return out
 
 
 # --------------------------------------------------------------------------- Fisher
@@ -332,12 +311,12 @@ def p_values(
     >>> p_values("fisher_exact", [10, 8], 12, 4, 16, "one").round(4)
     array([0.0032, 0.0339])
     """
-    _check_choice("test", test, TESTS)
-    _check_choice("sided", sided, SIDED)
-    n_t = _check_n("n_t", n_t)
-    n_c = _check_n("n_c", n_c)
-    xt = _check_counts("x_t", x_t, n_t, "n_t")
-    xc = _check_counts("x_c", x_c, n_c, "n_c")
+    check_choice("test", test, TESTS)
+    check_choice("sided", sided, SIDED)
+    n_t = check_n("n_t", n_t)
+    n_c = check_n("n_c", n_c)
+    xt = check_counts("x_t", x_t, n_t, "n_t")
+    xc = check_counts("x_c", x_c, n_c, "n_c")
     xt, xc = np.broadcast_arrays(xt, xc)
     if test == "fisher_exact":
         return np.array(_fisher_p_table_cached(n_t, n_c, sided)[xt, xc], dtype=np.float64)
@@ -355,10 +334,10 @@ def _p_table(test: str, n_t: int, n_c: int, sided: str) -> FloatArray:
 
 def _rejection_table_uncached(test: str, n_t: int, n_c: int, alpha: float, sided: str) -> BoolArray:
     """:func:`rejection_table` without the cache (for benchmarks)."""
-    _check_choice("test", test, TESTS)
-    _check_choice("sided", sided, SIDED)
-    n_t = _check_n("n_t", n_t)
-    n_c = _check_n("n_c", n_c)
+    check_choice("test", test, TESTS)
+    check_choice("sided", sided, SIDED)
+    n_t = check_n("n_t", n_t)
+    n_c = check_n("n_c", n_c)
     if not 0.0 < alpha < 1.0:
         raise ValueError(f'"alpha" must be in (0, 1), got {alpha!r}')
     return _p_table(test, n_t, n_c, sided) <= alpha
@@ -370,9 +349,9 @@ def p_value_table(test: str, n_t: int, n_c: int, sided: str) -> FloatArray:
 
     Used where one level is not enough (Holm's step-down procedure over several arms).
     """
-    _check_choice("test", test, TESTS)
-    _check_choice("sided", sided, SIDED)
-    table = _p_table(test, _check_n("n_t", n_t), _check_n("n_c", n_c), sided)
+    check_choice("test", test, TESTS)
+    check_choice("sided", sided, SIDED)
+    table = _p_table(test, check_n("n_t", n_t), check_n("n_c", n_c), sided)
     table.setflags(write=False)
     return table
 
@@ -521,14 +500,14 @@ def compare_proportions(
     >>> round(r.risk_ratio, 3), tuple(round(v, 3) for v in r.risk_ratio_ci), round(r.chi2_yates, 3)
     (0.222, (0.061, 0.812), 7.146)
     """
-    _check_choice("event", event, ("response", "failure"))
+    check_choice("event", event, ("response", "failure"))
     if not 0.0 < level < 1.0:
         raise ValueError(f'"level" must be in (0, 1), got {level!r}')
     for name, n in (("n_t", n_t), ("n_c", n_c)):
-        if _check_n(name, n) < 1:
+        if check_n(name, n) < 1:
             raise ValueError(f'"{name}" must be >= 1 to compare proportions, got {n!r}')
-    x_t = int(_check_counts("x_t", x_t, n_t, "n_t"))
-    x_c = int(_check_counts("x_c", x_c, n_c, "n_c"))
+    x_t = int(check_counts("x_t", x_t, n_t, "n_t"))
+    x_c = int(check_counts("x_c", x_c, n_c, "n_c"))
     n_t, n_c = int(n_t), int(n_c)
 
     a, c = (x_t, x_c) if event == "response" else (n_t - x_t, n_c - x_c)
