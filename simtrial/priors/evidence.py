@@ -108,40 +108,34 @@ class _Observation(_Strict):
     assumptions: list[str] = []
 
 
-class Responders(_Observation):
+class _ResponderCount(_Observation):
+    """``responders`` of ``n`` patients (at most n) on ``endpoint``."""
+
+    n: PosInt
+    responders: NonNegInt
+    endpoint: str
+
+    @field_validator("responders")
+    @classmethod
+    def _at_most_n(cls, r: int, info: Any) -> int:
+        n = info.data.get("n")
+        if n is not None and r > n:
+            raise ValueError(f"{r} responders is more than n = {n}")
+        return r
+
+
+class Responders(_ResponderCount):
     """``responders`` of ``n`` patients responding at ``week``."""
 
     kind: Literal["responders"]
-    n: PosInt
-    responders: NonNegInt
     week: PosFloat
-    endpoint: str
-
-    @field_validator("responders")
-    @classmethod
-    def _at_most_n(cls, r: int, info: Any) -> int:
-        n = info.data.get("n")
-        if n is not None and r > n:
-            raise ValueError(f"{r} responders is more than n = {n}")
-        return r
 
 
-class EverResponded(_Observation):
+class EverResponded(_ResponderCount):
     """``responders`` of ``n`` patients responded at some time within ``within_weeks``."""
 
     kind: Literal["ever_responded"]
-    n: PosInt
-    responders: NonNegInt
     within_weeks: PosFloat
-    endpoint: str
-
-    @field_validator("responders")
-    @classmethod
-    def _at_most_n(cls, r: int, info: Any) -> int:
-        n = info.data.get("n")
-        if n is not None and r > n:
-            raise ValueError(f"{r} responders is more than n = {n}")
-        return r
 
 
 class Relapses(_Observation):
