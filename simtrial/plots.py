@@ -548,8 +548,18 @@ def stopping(result: RunResult) -> Figure | None:
     names = [n for n, v in result.variants.items() if _has_stopping(v)]
     if not names:
         return None
-    fig = _figure(max(6.0, 3.2 * len(names)), 3.8)
-    axes = np.atleast_1d(fig.subplots(1, len(names), sharey=True))
+    per_look = all(
+        "stopped_by_look" in max(result.variants[n].points, key=lambda p: p.n_total).extra
+        for n in names
+    )
+    rows = 2 if per_look else 1
+    fig = _figure(max(6.0, 3.2 * len(names)), 3.8 * rows)
+    grid = np.atleast_2d(fig.subplots(rows, len(names), sharey=True, squeeze=False))
+    axes = grid[0]
+    if per_look:
+        for ax, name in zip(grid[1], names, strict=True):
+            _stops_per_look(ax, name, max(result.variants[name].points, key=lambda p: p.n_total))
+        grid[1][0].set_ylabel("P(stop at this look)")
     for ax, name in zip(axes, names, strict=True):
         points = sorted(result.variants[name].points, key=lambda p: p.n_total)
         x = np.arange(len(points))
@@ -572,6 +582,21 @@ def stopping(result: RunResult) -> Figure | None:
 
 
 # -- files ----------------------------------------------------------------------------------
+
+
+def _stops_per_look(ax: Any, name: str, point: Any) -> None:
+    """Stacked bars of the stops at each look (information fraction) of one point."""
+    looks = point.extra["stopped_by_look"]
+    x = np.arange(len(looks))
+    bottom = np.zeros(len(looks))
+    for reason, color in REASON_COLORS.items():
+        h = np.array([look[reason] for look in looks])
+        ax.bar(x, h, 0.6, bottom=bottom, color=color, gid=f"stoplook:{name}:{reason}")
+        bottom += h
+    ax.set_xticks(x, [f"{look['information']:.2f}" for look in looks])
+    ax.set_xlabel(f"look (fraction of endpoints), n_total = {point.n_total}")
+    ax.set_ylim(0, 1)
+    ax.grid(axis="y", alpha=0.3)
 
 
 def png_bytes(fig: Figure) -> bytes:

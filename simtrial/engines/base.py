@@ -267,6 +267,8 @@ class BlockStats:
     stopped: tuple[int, int, int] = (0, 0, 0)  # efficacy, futility, safety
     n_randomised: float = 0.0
     duration: float | None = None
+    # early stops per look: ((information fraction, efficacy, futility, safety), ...)
+    by_look: tuple[tuple[float, int, int, int], ...] = ()
 
     def __add__(self, other: BlockStats) -> BlockStats:
         dur = (
@@ -287,7 +289,19 @@ class BlockStats:
             ),
             self.n_randomised + other.n_randomised,
             dur,
+            _add_looks(self.by_look, other.by_look),
         )
+
+
+def _add_looks(
+    a: tuple[tuple[float, int, int, int], ...], b: tuple[tuple[float, int, int, int], ...]
+) -> tuple[tuple[float, int, int, int], ...]:
+    counts: dict[float, list[int]] = {}
+    for fraction, *stops in (*a, *b):
+        row = counts.setdefault(fraction, [0, 0, 0])
+        for i, k in enumerate(stops):
+            row[i] += k
+    return tuple((f, *counts[f]) for f in sorted(counts))  # type: ignore[misc]
 
 
 @dataclass(frozen=True)

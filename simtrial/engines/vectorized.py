@@ -32,7 +32,14 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from simtrial.analysis.design import EFFICACY, FUTILITY, SAFETY, ArmData, Decisions, Design
+from simtrial.analysis.design import (
+    EFFICACY,
+    FUTILITY,
+    SAFETY,
+    ArmData,
+    Decisions,
+    Design,
+)
 from simtrial.engines.base import (
     ASSURANCE,
     POWER,
@@ -377,6 +384,16 @@ class VectorizedEngine(BlockEngine):
             ),
             n_randomised=float(d.n_randomised.sum()),
             duration=None if d.duration is None else float(d.duration.sum()),
+            by_look=tuple(
+                (
+                    float(f),
+                    int(((d.reason == EFFICACY) & at).sum()),
+                    int(((d.reason == FUTILITY) & at).sum()),
+                    int(((d.reason == SAFETY) & at).sum()),
+                )
+                for f in _interim_looks(scenario, n_total)
+                for at in [d.stop_fraction == f]
+            ),
         )
         return task, stats, totals
 
@@ -385,6 +402,12 @@ class VectorizedEngine(BlockEngine):
     ) -> PointResult:
         """Aggregate :meth:`run_task` outputs (see :func:`combine`)."""
         return combine(scenario, n_total, simulations, outputs)
+
+
+def _interim_looks(scenario: Scenario, n_total: int) -> list[float]:
+    """Information fractions of the looks before the final one (analysis and safety looks)."""
+    n_t = scenario.n_per_arm(n_total)[scenario.analysis.treatments[0]]
+    return [f for f, _ in Design(scenario).looks(n_t) if f < 1.0]
 
 
 def purposes(scenario: Scenario) -> list[int]:
@@ -481,6 +504,15 @@ def point_result(
         }
     interim = scenario.analysis.interims is not None or scenario.safety is not None
     if interim:
+        extra["stopped_by_look"] = [
+            {
+                "information": round(f, 6),
+                "efficacy": e / simulations,
+                "futility": u / simulations,
+                "safety": k / simulations,
+            }
+            for f, e, u, k in run.by_look
+        ]
         expected_n = run.n_randomised / simulations
         duration = None if run.duration is None else run.duration / simulations
     else:

@@ -234,3 +234,28 @@ def test_several_arms_match_exact_enumeration(multiplicity):
     assert r.power == pytest.approx(any_arm, abs=4 * math.sqrt(any_arm * (1 - any_arm) / sims))
     got = r.extra["power_per_arm"]["msc"]
     assert got == pytest.approx(arm1, abs=4 * math.sqrt(arm1 * (1 - arm1) / sims))
+
+
+def test_stops_per_look_add_up():
+    """Early stops per look sum to the per-reason totals; a safety rule adds its own looks."""
+    s = scenario(
+        GS
+        | {
+            "analysis": GS["analysis"]
+            | {"interims": GS["analysis"]["interims"] | {"information": [0.3, 0.6, 1.0]}},
+            "safety": {
+                "max_serious_rate_per_year": 0.4,
+                "posterior_probability": 0.8,
+                "every_patients": 25,
+            },
+        }
+    ).base
+    r = VectorizedEngine().evaluate(s, "base", 120, 3000, s.seed)
+    looks = r.extra["stopped_by_look"]
+    safety_only = {round(25 / 60, 6), round(50 / 60, 6)}  # every 25 of the 60 MSC patients
+    assert {x["information"] for x in looks} == {0.3, 0.6} | safety_only
+    for reason in ("efficacy", "futility", "safety"):
+        assert sum(x[reason] for x in looks) == pytest.approx(r.stopped_early[reason], abs=1e-12)
+    for x in looks:  # safety-only looks stop for safety only
+        if x["information"] in safety_only:
+            assert x["efficacy"] == 0 and x["futility"] == 0
