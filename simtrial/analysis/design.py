@@ -314,12 +314,10 @@ class Design:
     ) -> Decisions:
         n_total = sum(d.n for d in data.values())
         if arrivals is None:
-            n_randomised = np.array(
-                [
-                    float(sum(max(1, round(f * d.n)) if f < 1 else d.n for d in data.values()))
-                    for f in stop_fraction
-                ]
-            )
+            n_randomised = np.zeros(len(stop_fraction))
+            for d in data.values():
+                at_stop = np.maximum(1, np.round(stop_fraction * d.n))
+                n_randomised += np.where(stop_fraction < 1, at_stop, d.n)
             return Decisions(rejected, favourable, reason, stop_fraction, n_randomised, None)
         index = np.clip(np.round(stop_fraction * n_total).astype(np.int64), 1, n_total) - 1
         rows = np.arange(len(stop_fraction))
