@@ -213,17 +213,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except typer.Exit as exc:
         return exc.exit_code
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted; no output was half-written")
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show(file=sys.stderr)
+    except Exception as exc:  # usage errors (bad option values, unknown options)
+        show = getattr(exc, "show", None)
+        if show is not None and hasattr(exc, "exit_code"):
+            show(file=sys.stderr)
             return 2
-        if isinstance(exc, click.exceptions.Abort):
-            return 130
         raise
     return code if isinstance(code, int) else 0
 

@@ -426,7 +426,13 @@ def fit_prior(
     ScenarioError
         An evidence file is invalid.
     """
-    import pymc as pm
+    try:
+        import pymc as pm
+    except ImportError:
+        raise PriorError(
+            "fitting priors needs PyMC, which running scenarios does not: "
+            'pip install -e ".[fit]" (or ".[test]")'
+        ) from None
 
     from simtrial.priors.evidence import load_all
     from simtrial.priors.models import CEILING, MODELS, ONSET_WEEKS
