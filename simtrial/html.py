@@ -158,11 +158,17 @@ def _assumptions_table(scenarios: ScenarioSet) -> str:
 
 
 MEASURES = (
-    ("Power", "chance the trial gives a significant result, with the assumed effects", "power"),
     (
-        "… with the treatment better",
-        "chance of a significant result in the treatment's favour",
-        "power_favourable",
+        "Power",
+        "chance the trial succeeds — a significant result in the treatment's favour — with the "
+        "assumed effects",
+        "power",
+    ),
+    (
+        "… in either direction",
+        "chance of a significant result in either direction (a two-sided test also rejects "
+        "when the control does better; such a result is not a success)",
+        "power_any_direction",
     ),
     (
         "Type I error",
@@ -237,12 +243,16 @@ def _lookup(flat: Mapping[str, Any], key: str) -> Any:
 
 def _best(dicts: Mapping[str, Mapping[int, Any]], names: list[str], n: int) -> str | None:
     """The variant with the highest power in the treatment's favour at ``n`` (None if tied)."""
-    scores = {
-        k: dicts[k][n].get("power_favourable", dicts[k][n]["power"]) for k in names if n in dicts[k]
-    }
+    scores = {k: dicts[k][n]["power"] for k in names if n in dicts[k]}
     if len(names) < 2 or len(set(scores.values())) < 2:
         return None
     return max(scores, key=lambda k: scores[k])
+
+
+def _mostly_for_control(point: Mapping[str, Any]) -> bool:
+    """Whether most significant results at this point would favour the control."""
+    either = point.get("power_any_direction", point["power"])
+    return bool(either > 0.02 and point["power"] < 0.5 * either)
 
 
 def _comparison_table(result: RunResult) -> str:
@@ -280,8 +290,7 @@ def _comparison_table(result: RunResult) -> str:
                 if se:
                     text += f" ± {_num(float(se), 3 if se >= 0.001 else 4)}"
                 cls = "num best" if name == best else "num"
-                power = dicts[name][n]["power"]
-                if key == "power_favourable" and power > 0.02 and value < 0.5 * power:
+                if key == "power_any_direction" and _mostly_for_control(dicts[name][n]):
                     cls += " warn"
                 cells.append(
                     f"<td class='{cls}' data-variant='{esc(name)}' data-n='{n}' "
@@ -324,7 +333,7 @@ def _bottom_line(result: RunResult, scenarios: ScenarioSet) -> str:
     listed = ", ".join(powers[:-1]) + " and " + powers[-1] if several else powers[0]
     out = [
         f"With {n} patients ({esc(per_arm)}), the power — the chance of a significant result "
-        f"— is {listed}."
+        f"in the treatment's favour — is {listed}."
     ]
     shares = []
     for arm in next(iter(at.values())).endpoint_probability:
@@ -335,17 +344,12 @@ def _bottom_line(result: RunResult, scenarios: ScenarioSet) -> str:
         else:
             shares.append(f"{esc(arm)} " + ", ".join(f"{text[k]} with {esc(k)}" for k in text))
     out.append(f"Share of patients meeting the endpoint: {'; '.join(shares)}.")
-    caution = [
-        k
-        for k in order
-        if at[k].power > 0.02
-        and at[k].extra.get("power_favourable", at[k].power) < 0.5 * at[k].power
-    ]
+    caution = [k for k in order if _mostly_for_control(at[k].to_dict())]
     if caution:
         out.append(
             "<b>Caution:</b> for " + ", ".join(esc(k) for k in caution) + ", most significant "
             "results favour the control arm (the treatment is assumed to do worse on this "
-            "endpoint); see “… with the treatment better” in the table."
+            "endpoint): they are not successes; see “… in either direction” in the table."
         )
     if any(at[k].assurance != at[k].power for k in at):
         out.append(

@@ -111,10 +111,12 @@ def result_table(result: RunResult) -> Table:
     n_values = sorted({p.n_total for v in result.variants.values() for p in v.points})
     by_variant = {name: {p.n_total: p for p in v.points} for name, v in result.variants.items()}
     measures = [
-        ("power", lambda p: _fmt(p.power, p.power_se)),
+        ("power (treatment better)", lambda p: _fmt(p.power, p.power_se)),
         (
-            "  treatment better",
-            lambda p: _fmt(p.extra.get("power_favourable"), p.extra.get("power_favourable_se")),
+            "  either direction",
+            lambda p: _fmt(
+                p.extra.get("power_any_direction"), p.extra.get("power_any_direction_se")
+            ),
         ),
         ("type I error", lambda p: _fmt(p.type1_error, p.type1_error_se)),
         ("assurance", lambda p: _fmt(p.assurance, p.assurance_se)),

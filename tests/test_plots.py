@@ -37,11 +37,11 @@ def point(n: int, power: float, assurance: float | None = None, **kw: object) ->
         adverse_events_per_patient={"msc": 0.29},
         serious_adverse_events_per_patient={"msc": 0.1},
         dropout_fraction={"control": 0.02, "msc": 0.05},
-        stopped_early={"efficacy": 0.0, "futility": 0.0, "safety": 0.0},
+        stopped_early={"efficacy": 0.0, "futility": 0.0, "safety": 0.0, "harm": 0.0},
         expected_n=float(n),
         expected_duration_weeks=30.0,
         simulations=1000,
-        extra={"power_favourable": power, "power_favourable_se": se},
+        extra={"power_any_direction": power, "power_any_direction_se": se},
     )
     values.update(kw)
     return PointResult(**values)

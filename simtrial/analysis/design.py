@@ -15,8 +15,12 @@ Rules (DESIGN §4; choices where it is silent are marked *choice*):
 - **Efficacy**: a frequentist test rejects at look k when its p-value is at most the look's
   nominal level from the Lan–DeMets boundaries (:mod:`~simtrial.analysis.group_sequential`),
   so any test (Fisher, χ², z) can be used group-sequentially; a fixed design has one look at
-  level α. Two-sided designs reject in either direction; ``power_favourable`` counts only
-  rejections with the treatment doing better. A Bayesian rule succeeds when
+  level α. Two-sided designs reject in either direction, but only a rejection with the
+  treatment doing better is a *success*: ``power`` and assurance count successes,
+  ``power_any_direction`` every rejection, and the type I error every rejection (that is
+  what a two-sided α bounds). An interim rejection in the control's favour stops the trial for
+  **harm**, not efficacy. One-sided tests and Bayesian rules only reject in the treatment's
+  favour (the Bayesian rule's direction is its criterion). A Bayesian rule succeeds when
   P(p_t − p_c > margin | data) > threshold (:mod:`~simtrial.analysis.bayes`); *choice*: at
   interims it is applied only when ``efficacy_spending`` is not ``none``, with the same
   threshold.
@@ -53,8 +57,8 @@ from simtrial.analysis.frequentist import p_value_table, rejection_table
 from simtrial.analysis.group_sequential import Boundaries, boundaries, conditional_power
 from simtrial.scenario import Scenario
 
-CONTINUE, EFFICACY, FUTILITY, SAFETY = 0, 1, 2, 3
-REASONS = {EFFICACY: "efficacy", FUTILITY: "futility", SAFETY: "safety"}
+CONTINUE, EFFICACY, FUTILITY, SAFETY, HARM = 0, 1, 2, 3, 4
+REASONS = {EFFICACY: "efficacy", FUTILITY: "futility", SAFETY: "safety", HARM: "harm"}
 
 Bool = NDArray[np.bool_]
 Int = NDArray[np.int64]
@@ -97,7 +101,7 @@ class Decisions:
 
     rejected: Bool  # (trials, comparisons)
     favourable: Bool  # (trials, comparisons): rejected with the treatment doing better
-    reason: NDArray[np.int8]  # CONTINUE (ran to the end), EFFICACY, FUTILITY or SAFETY
+    reason: NDArray[np.int8]  # CONTINUE (ran to the end), EFFICACY, FUTILITY, SAFETY or HARM
     stop_fraction: NDArray[np.float64]  # information fraction of the look that ended it
     n_randomised: NDArray[np.float64]
     duration: NDArray[np.float64] | None
@@ -133,6 +137,8 @@ class Design:
         self.efficacy_at_interims = spending != "none"
         self.futility = interims.futility if interims else None
         self.safety = scenario.safety
+        # rejections can go either way only with a two-sided frequentist test
+        self.two_way = a.sided == "two" and not self.bayesian
         if self.bayesian:
             self._bayes = _bayes_rule(scenario)
 
@@ -220,13 +226,13 @@ class Design:
         if k_arms > 1:
             rejected[:] = self._multi_arm(data)
             for j, t in enumerate(self.treatments):
-                better = _better(
+                better: Any = _better(
                     data[t].successes,
                     data[t].analysed,
                     data[self.control].successes,
                     data[self.control].analysed,
                 )
-                favourable[:, j] = rejected[:, j] & better
+                favourable[:, j] = rejected[:, j] & (better if self.two_way else True)
             return self._finish(
                 rejected, favourable, reason, stop_fraction, data, arrivals, end_week
             )
@@ -240,7 +246,9 @@ class Design:
             assert dt.loss_event is not None and dc.loss_event is not None
             result = logrank(dt.loss_time, dt.loss_event, dc.loss_time, dc.loss_event, a.sided)
             rejected[:, 0] = result.p_value <= a.alpha
-            favourable[:, 0] = rejected[:, 0] & (result.statistic < 0)
+            # the statistic is O − E in the treatment arm: fewer losses than expected is better
+            lr_better: Any = result.statistic < 0 if self.two_way else True
+            favourable[:, 0] = rejected[:, 0] & lr_better
             return self._finish(
                 rejected, favourable, reason, stop_fraction, data, arrivals, end_week
             )
@@ -261,11 +269,12 @@ class Design:
             x_c, n_c = dc.counts(m_c, self.missing)
             if final or self.efficacy_at_interims:
                 win = active & self._efficacy(k, x_t, n_t, x_c, n_c, a.sided)
-                better = _better(x_t, n_t, x_c, n_c)
+                better = _better(x_t, n_t, x_c, n_c) if self.two_way else np.True_
                 rejected[:, 0] |= win
                 favourable[:, 0] |= win & better
                 if not final:
-                    reason[win] = EFFICACY
+                    reason[win & better] = EFFICACY
+                    reason[win & ~better] = HARM
                     stop_fraction[win] = fraction
                 active &= ~win
             if not final and self.futility is not None:

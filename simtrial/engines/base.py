@@ -256,19 +256,28 @@ def refuse(scenario: Scenario, engine: str, extra: list[str] | None = None) -> N
         )
 
 
+STOP_REASONS = ("efficacy", "futility", "safety", "harm")
+"""Reasons a trial stops at an interim look, in the order of :attr:`BlockStats.stopped`."""
+
+
 @dataclass(frozen=True)
 class BlockStats:
-    """Trial-level counts of one block (summed over its trials)."""
+    """Trial-level counts of one block (summed over its trials).
+
+    ``rejections`` counts trials with at least one rejection in either direction;
+    ``favourable`` those with at least one rejection in the treatment's favour (a success).
+    """
 
     trials: int
-    rejections: int  # at least one comparison rejected
-    favourable: int  # ... with the treatment doing better
-    per_comparison: tuple[int, ...] = ()
-    stopped: tuple[int, int, int] = (0, 0, 0)  # efficacy, futility, safety
+    rejections: int  # at least one comparison rejected (either direction)
+    favourable: int  # ... with the treatment doing better: a success
+    per_comparison: tuple[int, ...] = ()  # favourable rejections per comparison
+    stopped: tuple[int, ...] = (0, 0, 0, 0)  # early stops per reason, STOP_REASONS order
     n_randomised: float = 0.0
     duration: float | None = None
-    # early stops per look: ((information fraction, efficacy, futility, safety), ...)
-    by_look: tuple[tuple[float, int, int, int], ...] = ()
+    # early stops per look: ((information fraction, *stops in STOP_REASONS order), ...)
+    by_look: tuple[tuple[float, ...], ...] = ()
+    per_comparison_any: tuple[int, ...] = ()  # rejections per comparison, either direction
 
     def __add__(self, other: BlockStats) -> BlockStats:
         dur = (
@@ -276,32 +285,32 @@ class BlockStats:
             if self.duration is None or other.duration is None
             else (self.duration + other.duration)
         )
-        per = tuple(a + b for a, b in zip(self.per_comparison, other.per_comparison, strict=True))
+
+        def add(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+            return tuple(x + y for x, y in zip(a, b, strict=True))
+
         return BlockStats(
             self.trials + other.trials,
             self.rejections + other.rejections,
             self.favourable + other.favourable,
-            per,
-            (
-                self.stopped[0] + other.stopped[0],
-                self.stopped[1] + other.stopped[1],
-                self.stopped[2] + other.stopped[2],
-            ),
+            add(self.per_comparison, other.per_comparison),
+            add(self.stopped, other.stopped),
             self.n_randomised + other.n_randomised,
             dur,
             _add_looks(self.by_look, other.by_look),
+            add(self.per_comparison_any, other.per_comparison_any),
         )
 
 
 def _add_looks(
-    a: tuple[tuple[float, int, int, int], ...], b: tuple[tuple[float, int, int, int], ...]
-) -> tuple[tuple[float, int, int, int], ...]:
-    counts: dict[float, list[int]] = {}
+    a: tuple[tuple[float, ...], ...], b: tuple[tuple[float, ...], ...]
+) -> tuple[tuple[float, ...], ...]:
+    counts: dict[float, list[float]] = {}
     for fraction, *stops in (*a, *b):
-        row = counts.setdefault(fraction, [0, 0, 0])
+        row = counts.setdefault(fraction, [0] * len(stops))
         for i, k in enumerate(stops):
             row[i] += k
-    return tuple((f, *counts[f]) for f in sorted(counts))  # type: ignore[misc]
+    return tuple((f, *counts[f]) for f in sorted(counts))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from scipy import stats
 from simtrial.analysis.design import Design
 from simtrial.engines.base import (
     ASSURANCE,
+    STOP_REASONS,
     Progress,
     StreamKeyed,
     drawn_values,
@@ -49,9 +50,11 @@ def _pmf(n: int, p: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def _region(design: Design, mt: int, mc: int, favourable: bool) -> NDArray[np.float64]:
-    """Success region as floats; with ``favourable`` only where p̂_t > p̂_c."""
+    """Rejection region as floats; with ``favourable`` only rejections in the treatment's
+    favour (for a two-sided test, where p̂_t > p̂_c; one-sided tests and Bayesian rules only
+    reject in that direction)."""
     table = design.final_table(mt, mc).astype(float)
-    if favourable:
+    if favourable and design.two_way:
         xt, xc = np.arange(mt + 1)[:, None], np.arange(mc + 1)[None, :]
         table = table * (xt * mc > xc * mt)
     return table
@@ -124,12 +127,14 @@ class ExactEngine(StreamKeyed):
         self.check(scenario)
         n_per_arm = scenario.n_per_arm(n_total)
         values = mean_values(scenario)
-        power, truncated = exact_power(scenario, n_per_arm, values)
-        power_favourable, _ = exact_power(scenario, n_per_arm, values, favourable=True)
+        # success = a rejection in the treatment's favour; the type I error counts every one
+        power, truncated = exact_power(scenario, n_per_arm, values, favourable=True)
+        any_direction, _ = exact_power(scenario, n_per_arm, values)
         type1, _ = exact_power(scenario, n_per_arm, null_values(values, scenario))
         if has_uncertainty(scenario):
             rng = stream(seed, variant, self.point_key(n_total), ASSURANCE, 0)
-            draws, _ = exact_power(scenario, n_per_arm, drawn_values(scenario, simulations, rng))
+            drawn = drawn_values(scenario, simulations, rng)
+            draws, _ = exact_power(scenario, n_per_arm, drawn, favourable=True)
             assurance = float(draws.mean())
             assurance_se = (
                 float(draws.std(ddof=1) / np.sqrt(simulations)) if simulations > 1 else 0.0
@@ -147,8 +152,8 @@ class ExactEngine(StreamKeyed):
             nri = scenario.endpoint.missing == "non_responder"
             probability[arm] = float(law.nri() if nri else law.success)
         extra: dict[str, float] = {
-            "power_favourable": float(power_favourable),
-            "power_favourable_se": 0.0,
+            "power_any_direction": float(any_direction),
+            "power_any_direction_se": 0.0,
         }
         if truncated:
             extra["truncated_mass"] = truncated
@@ -170,7 +175,7 @@ class ExactEngine(StreamKeyed):
                 a: float(burden[a]["serious_adverse_events_per_patient"]) for a in scheduled
             },
             dropout_fraction={a: float(b["dropout_fraction"]) for a, b in burden.items()},
-            stopped_early={"efficacy": 0.0, "futility": 0.0, "safety": 0.0},
+            stopped_early=dict.fromkeys(STOP_REASONS, 0.0),
             expected_n=float(n_total),
             expected_duration_weeks=expected_duration(scenario, n_total),
             simulations=simulations,

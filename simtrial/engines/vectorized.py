@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from simtrial.analysis.design import (
     EFFICACY,
     FUTILITY,
+    HARM,
     SAFETY,
     ArmData,
     Decisions,
@@ -44,6 +45,7 @@ from simtrial.engines.base import (
     ASSURANCE,
     POWER,
     SAFE,
+    STOP_REASONS,
     TYPE1,
     UNSAFE,
     ArmTotals,
@@ -372,28 +374,21 @@ class VectorizedEngine(BlockEngine):
         """Run one unit of work; returns it with its trial-level counts and per-arm totals."""
         purpose, block, trials = task
         d, totals = self.run_block(scenario, variant, n_total, purpose, block, trials, seed)
+        reasons = (EFFICACY, FUTILITY, SAFETY, HARM)
         stats = BlockStats(
             trials=trials,
             rejections=int(d.rejected.any(axis=1).sum()),
             favourable=int(d.favourable.any(axis=1).sum()),
-            per_comparison=tuple(int(v) for v in d.rejected.sum(axis=0)),
-            stopped=(
-                int((d.reason == EFFICACY).sum()),
-                int((d.reason == FUTILITY).sum()),
-                int((d.reason == SAFETY).sum()),
-            ),
+            per_comparison=tuple(int(v) for v in d.favourable.sum(axis=0)),
+            stopped=tuple(int((d.reason == r).sum()) for r in reasons),
             n_randomised=float(d.n_randomised.sum()),
             duration=None if d.duration is None else float(d.duration.sum()),
             by_look=tuple(
-                (
-                    float(f),
-                    int(((d.reason == EFFICACY) & at).sum()),
-                    int(((d.reason == FUTILITY) & at).sum()),
-                    int(((d.reason == SAFETY) & at).sum()),
-                )
+                (float(f), *(int(((d.reason == r) & at).sum()) for r in reasons))
                 for f in _interim_looks(scenario, n_total)
                 for at in [d.stop_fraction == f]
             ),
+            per_comparison_any=tuple(int(v) for v in d.rejected.sum(axis=0)),
         )
         return task, stats, totals
 
@@ -453,14 +448,16 @@ def combine(
 
     Outputs are sorted by task before summing, so sums do not depend on the order in which
     workers finished. The trial-level counts are a :class:`BlockStats` or, from engines that
-    only decide fixed designs, a pair (rejections, favourable rejections).
+    only decide fixed single-comparison designs, a pair (rejections, favourable rejections).
     """
     stats: dict[int, BlockStats] = {}
     totals = {arm: ArmTotals() for arm in scenario.arms}
     for output in sorted(outputs, key=lambda o: o[0]):
         (purpose, _, trials), counts, arm_totals = output[0], output[1], output[2]
         if not isinstance(counts, BlockStats):
-            counts = BlockStats(trials, counts[0], counts[1], (counts[0],))
+            counts = BlockStats(
+                trials, counts[0], counts[1], (counts[1],), per_comparison_any=(counts[0],)
+            )
         stats[purpose] = stats[purpose] + counts if purpose in stats else counts
         if purpose == POWER:
             for arm, tot in arm_totals.items():
@@ -477,17 +474,19 @@ def point_result(
 ) -> PointResult:
     """Assemble a :class:`PointResult` from per-purpose trial counts and per-arm totals."""
 
-    def rate(purpose: int, count: str = "rejections") -> float:
+    def rate(purpose: int, count: str = "favourable") -> float:
         return getattr(stats[purpose], count) / simulations
 
+    # success = a rejection in the treatment's favour; the type I error counts every rejection
     power = rate(POWER)
-    type1 = rate(TYPE1)
+    type1 = rate(TYPE1, "rejections")
     assurance = rate(ASSURANCE) if ASSURANCE in stats else power
     run = stats[POWER]
     scheduled = [a for a, spec in scenario.arms.items() if spec.schedule is not None]
+    any_direction = rate(POWER, "rejections")
     extra: dict[str, Any] = {
-        "power_favourable": rate(POWER, "favourable"),
-        "power_favourable_se": proportion_se(rate(POWER, "favourable"), simulations),
+        "power_any_direction": any_direction,
+        "power_any_direction_se": proportion_se(any_direction, simulations),
     }
     treatments = scenario.analysis.treatments
     if len(treatments) > 1:
@@ -505,13 +504,9 @@ def point_result(
     interim = scenario.analysis.interims is not None or scenario.safety is not None
     if interim:
         extra["stopped_by_look"] = [
-            {
-                "information": round(f, 6),
-                "efficacy": e / simulations,
-                "futility": u / simulations,
-                "safety": k / simulations,
-            }
-            for f, e, u, k in run.by_look
+            {"information": round(f, 6)}
+            | {r: k / simulations for r, k in zip(STOP_REASONS, stops, strict=True)}
+            for f, *stops in run.by_look
         ]
         expected_n = run.n_randomised / simulations
         duration = None if run.duration is None else run.duration / simulations
@@ -538,11 +533,7 @@ def point_result(
             a: totals[a].serious_adverse_events / totals[a].randomised for a in scheduled
         },
         dropout_fraction={a: t.dropouts / t.randomised for a, t in totals.items()},
-        stopped_early={
-            "efficacy": run.stopped[0] / simulations,
-            "futility": run.stopped[1] / simulations,
-            "safety": run.stopped[2] / simulations,
-        },
+        stopped_early={r: k / simulations for r, k in zip(STOP_REASONS, run.stopped, strict=True)},
         expected_n=expected_n,
         expected_duration_weeks=duration,
         simulations=simulations,

@@ -97,9 +97,9 @@ def compare_with_closed_form(engine, s: Scenario, simulations: int) -> list[Fail
             failures.append(Failure(what, x, r, se))
 
     check("power", sim.power, ref.power, math.sqrt(ref.power * (1 - ref.power) / simulations))
-    good, ref_good = sim.extra["power_favourable"], ref.extra["power_favourable"]
+    good, ref_good = sim.extra["power_any_direction"], ref.extra["power_any_direction"]
     check(
-        "power (treatment better)",
+        "power (either direction)",
         good,
         ref_good,
         math.sqrt(ref_good * (1 - ref_good) / simulations),
