@@ -6,7 +6,7 @@ no external asset — that a reader who never saw the scenario YAML can follow:
 1. **overview**: title, description, the question (from the file's header comment), the
    result in two or three sentences, and the design in plain words;
 2. **scenario**: the YAML file as written;
-3. **assumptions**: every parameter with its value or distribution, the mean used for power,
+3. **assumptions**: every parameter with its value or distribution, the value used for power,
    and its evidence — for ``{prior: FIT/VAR[INDEX]}`` the fit, variable, index, posterior
    summary and the pilot observations behind it (from ``priors/fitted/<fit>.json`` and the
    evidence files ``priors/evidence/*.yaml``);
@@ -150,7 +150,7 @@ def _assumptions_table(scenarios: ScenarioSet) -> str:
         "<table class='assume'><colgroup><col style='width:17%'><col style='width:20%'>"
         "<col style='width:17%'><col style='width:9%'><col style='width:37%'></colgroup>"
         "<tr><th>parameter</th><th>what it means</th><th>as written</th>"
-        "<th>mean used for power</th><th>evidence</th></tr>" + "".join(body) + "</table>"
+        "<th>value used for power</th><th>evidence</th></tr>" + "".join(body) + "</table>"
     )
 
 
@@ -184,7 +184,18 @@ MEASURES = (
     ),
 )
 PER_ARM = (
-    ("P(endpoint)", "share of randomised patients meeting the endpoint", "endpoint_probability"),
+    (
+        "P(endpoint)",
+        "share of randomised patients meeting the endpoint, with the parameters at their point "
+        "values (the values power uses)",
+        "endpoint_probability",
+    ),
+    (
+        "P(endpoint) over the prior",
+        "the same share averaged over the parameters' distributions (the trials assurance "
+        "averages over)",
+        "endpoint_probability_prior",
+    ),
     ("Infusions per patient", "infusions given per patient", "infusions_per_patient"),
     (
         "AEs per patient",
@@ -210,7 +221,7 @@ def _measures(result: RunResult) -> list[tuple[str, str, str, int, str | None]]:
     for label, tip, key in PER_ARM:
         arms: list[str] = []
         for p in points:
-            arms += [a for a in getattr(p, key) if a not in arms]
+            arms += [a for a in getattr(p, key, None) or p.extra.get(key, {}) if a not in arms]
         rows += [(f"{label}, {a}", tip, f"{key}.{a}") for a in arms]
     rows.append(("Expected n", "patients randomised on average (fewer when trials stop early)",
                  "expected_n"))  # fmt: skip

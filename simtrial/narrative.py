@@ -2,7 +2,7 @@
 
 Used by :mod:`simtrial.html`: sentences for a scenario's endpoint, arms, analysis and variants;
 the comment block at the top of a scenario file and the question in it; and, for every
-parameter, what it means, its value as written, the mean used for power and its evidence --
+parameter, what it means, its value as written, the point value used for power and its evidence --
 for ``{prior: FIT/VAR[INDEX]}`` the fit, variable, index, posterior summary and the pilot
 observations behind it (from ``priors/fitted/<fit>.json`` and the evidence files
 ``priors/evidence/*.yaml``). :func:`prior_evidence` and the evidence cell of
@@ -17,7 +17,16 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from simtrial.parameters import BetaParam, Fixed, GammaParam, LogNormalParam, Parameter, PriorParam
+from simtrial.parameters import (
+    BetaParam,
+    Fixed,
+    GammaParam,
+    LogNormalParam,
+    Parameter,
+    PointRule,
+    PriorParam,
+    point_value,
+)
 from simtrial.scenario import Endpoint, RedoseOnLoss, Scenario, ScenarioSet
 
 __all__ = [
@@ -311,20 +320,19 @@ def prior_evidence(param: PriorParam) -> str:
     return "".join(parts)
 
 
-def _param_cells(param: Parameter) -> tuple[str, str, str]:
-    """(as written, mean [95% interval], evidence HTML) of a parameter."""
-    mean = param.mean()
+def _param_cells(param: Parameter, rule: PointRule = "auto") -> tuple[str, str, str]:
+    """(as written, point value used for power [95% interval], evidence HTML) of a parameter."""
     if isinstance(param, Fixed):
-        return (
-            f"{param.value:g}",
-            f"{mean:.4g}",
-            FIXED,
-        )
+        return f"{param.value:g}", f"{param.value:.4g}", FIXED
+    pv = point_value(param, rule)
+    used = f"{pv.value:.4g} ({pv.summary})"
+    if pv.summary == "median" and not pv.mean_usable:
+        used += f"; its mean {pv.mean:.4g} is not a typical value"
     if isinstance(param, PriorParam):
-        return f"{{prior: {param}}}", f"{mean:.4g}", prior_evidence(param)
+        return f"{{prior: {param}}}", used, prior_evidence(param)
     lo_hi = _interval(param)
     spread = f" (95%: {lo_hi[0]:.3g}–{lo_hi[1]:.3g})" if lo_hi else ""
-    return str(param), f"{mean:.4g}{spread}", "distribution written in the scenario file"
+    return str(param), f"{used}{spread}", "distribution written in the scenario file"
 
 
 def _get(obj: Any, path: str) -> Any:
@@ -333,9 +341,9 @@ def _get(obj: Any, path: str) -> Any:
     return obj
 
 
-def _cells(value: Any) -> tuple[str, str, str]:
+def _cells(value: Any, rule: PointRule = "auto") -> tuple[str, str, str]:
     if isinstance(value, Fixed | BetaParam | GammaParam | LogNormalParam | PriorParam):
-        return _param_cells(value)
+        return _param_cells(value, rule)
     if isinstance(value, list):
         return f"[{_weeks(value)}]", "—", "design"
     if isinstance(value, RedoseOnLoss):
@@ -364,5 +372,5 @@ def assumption_rows(scenario: Scenario) -> list[tuple[str, str, str, str, str]]:
         meaning = MEANINGS.get(path) or SCENARIO_MEANINGS[path]
         if path == "response.loss_per_week" and value.mean() > 0:
             meaning += f" (a response lasts 1/λ = {1 / value.mean():.3g} weeks on average)"
-        rows.append((where, meaning, *_cells(value)))
+        rows.append((where, meaning, *_cells(value, scenario.evaluate.point_values)))
     return rows

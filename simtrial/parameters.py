@@ -8,9 +8,18 @@ A parameter in a scenario is one of
 - ``{lognormal: [mu, sigma]}`` — exp(N(mu, sigma²)),
 - ``{prior: FIT/VAR}`` or ``{prior: FIT/VAR[INDEX]}`` — a variable of a committed fit.
 
-**Power** uses each parameter's mean; **assurance** averages over its distribution. Draws of
-several ``prior`` parameters from the same fit share one posterior draw index (see
-:func:`draw_parameters`), because the fitted parameters are correlated.
+**Power** uses each parameter's *point value* (:func:`point_value`): its mean, unless the mean is
+not a typical value of the distribution, then its median; **assurance** averages over its
+distribution. Draws of several ``prior`` parameters from the same fit share one posterior draw
+index (see :func:`draw_parameters`), because the fitted parameters are correlated.
+
+The point-value rule (*choice*, DESIGN §4 says "mean"): the mean is used when it lies within the
+central 90% interval of the distribution (between its 5% and 95% quantiles); otherwise the
+distribution is so heavy-tailed that its mean describes no plausible value — the predictive loss
+rate for a new indication, ``msc/loss_per_week_new``, has mean 216 per week (one draw in
+thousands dominates the sum) but median 0.013 — and the median is used. A scenario can ask for
+``evaluate.point_values: mean`` (then such a parameter is refused) or ``median`` (every
+distribution at its median). summary.json says, per parameter, which was used.
 """
 
 from __future__ import annotations
@@ -22,8 +31,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from scipy import stats
 
 Kind = Literal["probability", "rate", "real"]
+PointRule = Literal["auto", "mean", "median"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,9 @@ class Fixed:
     value: float
 
     def mean(self) -> float:
+        return self.value
+
+    def quantile(self, q: float) -> float:
         return self.value
 
     def __str__(self) -> str:
@@ -48,6 +62,9 @@ class BetaParam:
 
     def mean(self) -> float:
         return self.a / (self.a + self.b)
+
+    def quantile(self, q: float) -> float:
+        return float(stats.beta.ppf(q, self.a, self.b))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.beta(self.a, self.b, size=n)
@@ -66,6 +83,9 @@ class GammaParam:
     def mean(self) -> float:
         return self.shape / self.rate
 
+    def quantile(self, q: float) -> float:
+        return float(stats.gamma.ppf(q, self.shape, scale=1.0 / self.rate))
+
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.gamma(self.shape, 1.0 / self.rate, size=n)
 
@@ -82,6 +102,9 @@ class LogNormalParam:
 
     def mean(self) -> float:
         return math.exp(self.mu + self.sigma**2 / 2)
+
+    def quantile(self, q: float) -> float:
+        return math.exp(self.mu + self.sigma * float(stats.norm.ppf(q)))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.lognormal(self.mu, self.sigma, size=n)
@@ -102,6 +125,11 @@ class PriorParam:
         from simtrial.priors import store
 
         return store.posterior_mean(self.fit, self.var, self.index)
+
+    def quantile(self, q: float) -> float:
+        from simtrial.priors import store
+
+        return store.posterior_quantile(self.fit, self.var, self.index, q)
 
     def __str__(self) -> str:
         return f"{self.fit}/{self.var}" + (f"[{self.index}]" if self.index is not None else "")
@@ -178,6 +206,61 @@ def parse_parameter(value: Any, kind: Kind) -> Parameter:
                 )
             return PriorParam(match.group(1), match.group(2), match.group(3))
     raise ValueError(f"expected {_ALLOWED[kind]}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class PointValue:
+    """The value a parameter takes for power and type I error, and why."""
+
+    value: float
+    summary: Literal["value", "mean", "median"]
+    mean: float
+    median: float
+    q05: float
+    q95: float
+
+    @property
+    def mean_usable(self) -> bool:
+        """Whether the mean lies within the central 90% interval (see the module docstring)."""
+        return self.q05 <= self.mean <= self.q95
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "summary": self.summary,
+            "mean": self.mean,
+            "median": self.median,
+            "q05": self.q05,
+            "q95": self.q95,
+        }
+
+
+class UnusableMean(ValueError):
+    """``evaluate.point_values: mean`` for a parameter whose mean is not a usable summary."""
+
+
+def point_value(param: Parameter, rule: PointRule = "auto") -> PointValue:
+    """The point value of a parameter for power (see the module docstring for the rule).
+
+    >>> point_value(LogNormalParam(0.0, 4.0)).summary  # mean e^8 ≈ 2981 > 95% quantile e^6.6
+    'median'
+    >>> point_value(BetaParam(2, 8)).value
+    0.2
+    """
+    if isinstance(param, Fixed):
+        v = param.value
+        return PointValue(v, "value", v, v, v, v)
+    mean, median = param.mean(), param.quantile(0.5)
+    pv = PointValue(mean, "mean", mean, median, param.quantile(0.05), param.quantile(0.95))
+    if rule == "median" or (rule == "auto" and not pv.mean_usable):
+        return PointValue(median, "median", mean, median, pv.q05, pv.q95)
+    if rule == "mean" and not pv.mean_usable:
+        raise UnusableMean(
+            f"{param}: its mean {mean:.4g} lies outside its central 90% interval "
+            f"[{pv.q05:.4g}, {pv.q95:.4g}] (median {median:.4g}), so power at the mean would "
+            "describe no plausible value; use evaluate.point_values: auto (the median) or median"
+        )
+    return pv
 
 
 def is_random(param: Parameter) -> bool:

@@ -48,7 +48,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
-from simtrial.engines.base import mean_values, stream
+from simtrial.engines.base import point_values, stream
 from simtrial.model import ArmValues, endpoint_law, response_probability
 from simtrial.results import RunResult, VariantResult
 from simtrial.scenario import Arm, Endpoint, Scenario, ScenarioSet
@@ -232,7 +232,7 @@ class _Group:
 def _groups(scenarios: ScenarioSet) -> list[_Group]:
     groups: list[_Group] = []
     for name, sc in scenarios.variants.items():
-        values = mean_values(sc)
+        values = point_values(sc)
         for arm, spec in sc.arms.items():
             for g in groups:
                 if g.arm == arm and g.spec == spec and g.endpoint == sc.endpoint:

@@ -1,7 +1,9 @@
 """Run a scenario: every variant at every ``n_total``, on one engine.
 
-Power uses each parameter's mean; type I error is power with each treatment arm behaving like
-the control; assurance averages power over the parameters' (joint) distribution.
+Power uses each parameter's point value (its mean, or its median where the mean is not a usable
+summary: :func:`simtrial.parameters.point_value`); type I error is the probability of a
+rejection with each treatment arm behaving like the control; assurance averages the probability
+of success over the parameters' (joint) distribution.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from simtrial.analysis.design import Design
 from simtrial.engines import get_engine
-from simtrial.engines.base import Engine, has_uncertainty
+from simtrial.engines.base import Engine, has_uncertainty, point_summaries
 from simtrial.parallel import Executor
 from simtrial.results import PointResult, RunResult, VariantResult
 from simtrial.scenario import Scenario, ScenarioSet
@@ -94,7 +96,11 @@ def run(
         if scenario.evaluate.sample_size is not None:
             size = search_sample_size(impl, scenario, name, sims, the_seed, progress)
         variants[name] = VariantResult(
-            name=name, points=points, boundaries=Design(scenario).to_dict(), sample_size=size
+            name=name,
+            points=points,
+            boundaries=Design(scenario).to_dict(),
+            sample_size=size,
+            point_values=point_summaries(scenario),
         )
     return RunResult(
         scenario=scenarios.name,

@@ -125,6 +125,12 @@ def result_table(result: RunResult) -> Table:
             lambda p: " / ".join(f"{v:.2f}" for v in p.endpoint_probability.values()),
         ),
         (
+            "  over the prior",
+            lambda p: " / ".join(
+                f"{v:.2f}" for v in p.extra.get("endpoint_probability_prior", {}).values()
+            ),
+        ),
+        (
             "infusions/patient",
             lambda p: " / ".join(f"{v:.2f}" for v in p.infusions_per_patient.values()) or "—",
         ),

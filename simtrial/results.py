@@ -81,10 +81,13 @@ class VariantResult:
     points: list[PointResult]
     boundaries: dict[str, Any] | None = None
     sample_size: dict[str, Any] | None = None
+    # random arm parameters: the point value power used (mean or median) and why
+    point_values: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "boundaries": self.boundaries,
+            "point_values": _round(self.point_values),
             "points": [p.to_dict() for p in self.points],
         }
         if self.sample_size is not None:

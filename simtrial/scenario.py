@@ -325,6 +325,8 @@ class SampleSize(_Model):
 class Evaluate(_Model):
     n_total: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=1)]
     sample_size: SampleSize | None = None
+    # which summary of a distribution power uses (simtrial.parameters.point_value)
+    point_values: Literal["auto", "mean", "median"] = "auto"
 
 
 class Operations(_Model):
@@ -637,15 +639,20 @@ def _check_priors(
     variant: str | None,
     vlines: Mapping[Loc, int],
 ) -> None:
-    """Every ``{prior: FIT/VAR[INDEX]}`` must name a committed fit, variable and index."""
-    for loc, param in scenario.parameters():
-        if not isinstance(param, PriorParam):
-            continue
-        try:
-            from simtrial.priors import store
+    """Every ``{prior: FIT/VAR[INDEX]}`` must name a committed fit, variable and index; with
+    ``evaluate.point_values: mean``, every arm parameter's mean must be a usable summary."""
+    from simtrial.parameters import UnusableMean, point_value
 
-            store.resolve_index(param.fit, param.var, param.index)
-        except PriorError as exc:
+    rule = scenario.evaluate.point_values
+    for loc, param in scenario.parameters():
+        try:
+            if isinstance(param, PriorParam):
+                from simtrial.priors import store
+
+                store.resolve_index(param.fit, param.var, param.index)
+            if rule == "mean" and loc[0] == "arms":
+                point_value(param, rule)
+        except (PriorError, UnusableMean) as exc:
             in_variant = variant is not None and line_for(vlines, loc) is not None
             prefix: Loc = ("variants", variant) if variant is not None and in_variant else ()
             path = format_loc(prefix + loc)

@@ -20,7 +20,7 @@ import numpy as np
 
 from simtrial.errors import EngineError
 from simtrial.model import ARM_PARAMETERS, ArmValues, arm_values
-from simtrial.parameters import Parameter, draw_parameters, is_random
+from simtrial.parameters import Parameter, draw_parameters, is_random, point_value
 from simtrial.results import PointResult
 from simtrial.scenario import Scenario
 
@@ -55,14 +55,32 @@ def arm_parameters(scenario: Scenario, arm: str) -> list[tuple[tuple[str, ...], 
     return out
 
 
-def mean_values(scenario: Scenario) -> dict[str, ArmValues]:
-    """Every arm with its parameters at their means (used for power and type I error)."""
+def point_summaries(scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """Each random arm parameter's point value and why (summary.json ``point_values``), keyed
+    by field path, e.g. ``arms.msc.response.loss_per_week``."""
+    rule = scenario.evaluate.point_values
+    return {
+        ".".join(("arms", arm, *loc)): point_value(p, rule).to_dict()
+        for arm in scenario.arms
+        for loc, p in arm_parameters(scenario, arm)
+        if is_random(p)
+    }
+
+
+def point_values(scenario: Scenario) -> dict[str, ArmValues]:
+    """Every arm with its parameters at their point values (used for power and type I error):
+    means, or medians where a mean is not a usable summary (:func:`point_value`)."""
+    rule = scenario.evaluate.point_values
     return {
         arm: arm_values(
-            scenario.arms[arm], {loc: p.mean() for loc, p in arm_parameters(scenario, arm)}
+            scenario.arms[arm],
+            {loc: point_value(p, rule).value for loc, p in arm_parameters(scenario, arm)},
         )
         for arm in scenario.arms
     }
+
+
+mean_values = point_values  # the name before point values could be medians
 
 
 def drawn_values(scenario: Scenario, n: int, rng: np.random.Generator) -> dict[str, ArmValues]:

@@ -92,8 +92,8 @@ from simtrial.engines.base import (
     BlockEngine,
     drawn_values,
     has_uncertainty,
-    mean_values,
     null_values,
+    point_values,
     refuse,
     stream,
 )
@@ -562,7 +562,7 @@ def trial_params(
         assert rng is not None
         values = drawn_values(scenario, 1, rng)
     else:
-        values = mean_values(scenario)
+        values = point_values(scenario)
         if purpose == TYPE1:
             values = null_values(values, scenario)
     # Under the null a treatment arm takes the control arm's whole model, including its use of

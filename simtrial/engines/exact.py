@@ -16,7 +16,7 @@ Only fixed designs without re-dosing and without operations: the engine refuses 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,8 +31,8 @@ from simtrial.engines.base import (
     drawn_values,
     expected_duration,
     has_uncertainty,
-    mean_values,
     null_values,
+    point_values,
     refuse,
     stream,
 )
@@ -100,6 +100,17 @@ def exact_power(
     return power, max(0.0, 1.0 - kept)
 
 
+def _endpoint_probability(scenario: Scenario, values: dict[str, ArmValues]) -> dict[str, Any]:
+    """Closed-form P(endpoint) per arm (among randomised under NRI, among analysed under
+    exclude), scalar or per parameter draw."""
+    nri = scenario.endpoint.missing == "non_responder"
+    out = {}
+    for arm, v in values.items():
+        law = endpoint_law(v, scenario.endpoint)
+        out[arm] = law.nri() if nri else law.success
+    return {a: p if np.ndim(p) else float(p) for a, p in out.items()}
+
+
 class ExactEngine(StreamKeyed):
     """Exact power and type I error by enumeration (no Monte Carlo error)."""
 
@@ -126,7 +137,7 @@ class ExactEngine(StreamKeyed):
     ) -> PointResult:
         self.check(scenario)
         n_per_arm = scenario.n_per_arm(n_total)
-        values = mean_values(scenario)
+        values = point_values(scenario)
         # success = a rejection in the treatment's favour; the type I error counts every one
         power, truncated = exact_power(scenario, n_per_arm, values, favourable=True)
         any_direction, _ = exact_power(scenario, n_per_arm, values)
@@ -146,14 +157,16 @@ class ExactEngine(StreamKeyed):
         end = scenario.endpoint.end_week
         burden = {arm: expected_burden(v, end) for arm, v in values.items()}
         scheduled = [a for a in scenario.arms if "infusions_per_patient" in burden[a]]
-        probability = {}
-        for arm, v in values.items():
-            law = endpoint_law(v, scenario.endpoint)
-            nri = scenario.endpoint.missing == "non_responder"
-            probability[arm] = float(law.nri() if nri else law.success)
-        extra: dict[str, float] = {
+        probability = _endpoint_probability(scenario, values)
+        prior = probability
+        if has_uncertainty(scenario):
+            prior = {
+                a: float(np.mean(p)) for a, p in _endpoint_probability(scenario, drawn).items()
+            }
+        extra: dict[str, Any] = {
             "power_any_direction": float(any_direction),
             "power_any_direction_se": 0.0,
+            "endpoint_probability_prior": prior,
         }
         if truncated:
             extra["truncated_mass"] = truncated

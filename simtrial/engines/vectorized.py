@@ -54,8 +54,8 @@ from simtrial.engines.base import (
     drawn_values,
     expected_duration,
     has_uncertainty,
-    mean_values,
     null_values,
+    point_values,
     proportion_se,
     stream,
 )
@@ -426,7 +426,7 @@ def purpose_values(
     """
     if purpose == ASSURANCE:
         return drawn_values(scenario, trials, rng)
-    values = mean_values(scenario)
+    values = point_values(scenario)
     if purpose == TYPE1:
         return null_values(values, scenario)
     if purpose in (SAFE, UNSAFE):
@@ -451,7 +451,9 @@ def combine(
     only decide fixed single-comparison designs, a pair (rejections, favourable rejections).
     """
     stats: dict[int, BlockStats] = {}
-    totals = {arm: ArmTotals() for arm in scenario.arms}
+    totals = {
+        purpose: {arm: ArmTotals() for arm in scenario.arms} for purpose in (POWER, ASSURANCE)
+    }
     for output in sorted(outputs, key=lambda o: o[0]):
         (purpose, _, trials), counts, arm_totals = output[0], output[1], output[2]
         if not isinstance(counts, BlockStats):
@@ -459,10 +461,16 @@ def combine(
                 trials, counts[0], counts[1], (counts[1],), per_comparison_any=(counts[0],)
             )
         stats[purpose] = stats[purpose] + counts if purpose in stats else counts
-        if purpose == POWER:
+        if purpose in totals:
             for arm, tot in arm_totals.items():
-                totals[arm] = totals[arm] + tot
-    return point_result(scenario, n_total, simulations, stats, totals)
+                totals[purpose][arm] = totals[purpose][arm] + tot
+    prior = totals[ASSURANCE] if ASSURANCE in stats else None
+    return point_result(scenario, n_total, simulations, stats, totals[POWER], prior)
+
+
+def _shares(totals: dict[str, ArmTotals]) -> dict[str, float]:
+    """Share of analysed patients meeting the endpoint, per arm."""
+    return {a: t.successes / t.observed if t.observed else float("nan") for a, t in totals.items()}
 
 
 def point_result(
@@ -471,8 +479,10 @@ def point_result(
     simulations: int,
     stats: dict[int, BlockStats],
     totals: dict[str, ArmTotals],
+    prior_totals: dict[str, ArmTotals] | None = None,
 ) -> PointResult:
-    """Assemble a :class:`PointResult` from per-purpose trial counts and per-arm totals."""
+    """Assemble a :class:`PointResult` from per-purpose trial counts and per-arm totals (of the
+    power trials, at the point values, and of the assurance trials, over the prior)."""
 
     def rate(purpose: int, count: str = "favourable") -> float:
         return getattr(stats[purpose], count) / simulations
@@ -487,6 +497,7 @@ def point_result(
     extra: dict[str, Any] = {
         "power_any_direction": any_direction,
         "power_any_direction_se": proportion_se(any_direction, simulations),
+        "endpoint_probability_prior": _shares(prior_totals if prior_totals else totals),
     }
     treatments = scenario.analysis.treatments
     if len(treatments) > 1:
@@ -522,9 +533,7 @@ def point_result(
         type1_error_se=proportion_se(type1, simulations),
         assurance=assurance,
         assurance_se=proportion_se(assurance, simulations),
-        endpoint_probability={
-            a: t.successes / t.observed if t.observed else float("nan") for a, t in totals.items()
-        },
+        endpoint_probability=_shares(totals),
         infusions_per_patient={a: totals[a].infusions / totals[a].randomised for a in scheduled},
         adverse_events_per_patient={
             a: totals[a].adverse_events / totals[a].randomised for a in scheduled

@@ -41,6 +41,7 @@ __all__ = [
     "joint_draws",
     "posterior_draws",
     "posterior_mean",
+    "posterior_quantile",
     "resolve_index",
     "summary",
 ]
@@ -249,6 +250,13 @@ def posterior_mean(
                 stats = stats[info["coords"][info["dims"][0]][pos]]
             return float(stats["mean"])
     return float(posterior_draws(fit, var, index, directory).mean())
+
+
+def posterior_quantile(
+    fit: str, var: str, index: str | None, q: float, directory: Path | str | None = None
+) -> float:
+    """Quantile ``q`` of the posterior draws of ``fit/var[index]`` (numpy's default, linear)."""
+    return float(np.quantile(posterior_draws(fit, var, index, directory), q))
 
 
 def joint_draws(
