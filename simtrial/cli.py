@@ -146,9 +146,12 @@ def run(
             if size.get("n_total") is None:
                 out.print(f"sample size ({name}): {size['note']}")
             else:
+                first = size.get("n_total_first")
+                dip = f"; first reached at {first}" if first and first != size["n_total"] else ""
                 out.print(
                     f"sample size ({name}): n_total {size['n_total']} for {size['target']} "
-                    f">= {size['goal']:g} (achieved {size['achieved']:.3f} ± {size['se']:.3f})"
+                    f"(treatment better) >= {size['goal']:g} (achieved {size['achieved']:.3f} "
+                    f"± {size['se']:.3f}{dip}); rule: {size['rule']}"
                 )
         out.print(f"wrote {', '.join(str(p) for p in paths)}")
 

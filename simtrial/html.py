@@ -503,6 +503,7 @@ def _sample_size(result: RunResult) -> str:
             f"<td class='num' data-variant='{esc(name)}' data-key='sample_size.n_total' "
             f"data-value='{esc(repr(n))}'>{esc(chosen)}</td><td>{esc(per_arm or '—')}</td>"
             f"<td class='num'>{s['achieved']:.3f} ± {s['se']:.3f}</td>"
+            f"<td class='hint'>{esc(s.get('rule', ''))}</td>"
             f"<td class='hint'>{esc(curve)}{esc(' — ' + s['note'] if s.get('note') else '')}"
             f"</td></tr>"
         )
@@ -513,11 +514,16 @@ def _sample_size(result: RunResult) -> str:
             "the power curve above shows the sizes it evaluates.</p>"
         )
     return (
-        "<p>The smallest total sample size whose power (or assurance) reaches the goal, found "
-        "by bisection on whole allocation multiples and read from a non-decreasing fit through "
-        "every size evaluated (the “search curve”, size: value). Its curve is in the power "
-        "plot above.</p><table><tr><th>variant</th><th>goal</th><th>n_total</th><th>per arm</th>"
-        "<th>achieved</th><th>search curve</th></tr>" + "".join(rows) + "</table>"
+        "<p>The smallest total sample size whose power (or assurance) — success in the "
+        "treatment's favour — reaches the goal, found by bisection on whole allocation multiples "
+        "and read from a non-decreasing fit through every size evaluated (the “search curve”, "
+        "size: value). Exact power is saw-toothed in n: the exact engine answers with the "
+        "smallest size that keeps the goal at the next sizes too (the rule column). A simulated "
+        "search re-estimates “achieved” at the answer with fresh random numbers. The curve is "
+        "in the power plot above.</p><table><tr><th>variant</th><th>goal</th><th>n_total</th>"
+        "<th>per arm</th><th>achieved</th><th>rule</th><th>search curve</th></tr>"
+        + "".join(rows)
+        + "</table>"
     )
 
 

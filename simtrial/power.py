@@ -137,35 +137,47 @@ def search_sample_size(
     seed: int,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, object]:
-    """Smallest ``n_total`` whose power (or assurance) reaches the goal.
+    """Smallest ``n_total`` whose power (or assurance) reaches the goal — and keeps it.
 
-    Candidates are multiples of the allocation total (so every arm size is whole) up to
-    ``max_total``. A bisection brackets the answer; because Monte Carlo estimates (and exact
-    binomial power, which is saw-toothed in n) need not increase with n, the answer is read
+    Candidates are multiples of the allocation total ``step`` (so every arm size is whole) up to
+    ``max_total``. A bisection brackets the answer; because Monte Carlo estimates, and exact
+    binomial power, which is saw-toothed in n, need not increase with n, the answer is read
     from a non-decreasing (isotonic) fit through every point evaluated: the smallest evaluated
-    n whose fitted value reaches the goal. The points of the search use common random numbers
-    (the same streams for every n, see :class:`~simtrial.engines.base.StreamKeyed`): the
-    assurance parameter draws are identical across n, so differences between points are not
-    blurred by different draws; with the exact engine the curve is exact. Returns ``n_total``,
-    ``achieved``, ``se`` and ``curve``.
+    n whose fitted value reaches the goal. The points of a search use common random numbers
+    (the same streams for every n, see :class:`~simtrial.engines.base.StreamKeyed`), so
+    differences between points are not blurred by different parameter draws.
+
+    Then, by engine (the ``rule`` entry of the result says which applied):
+
+    - **exact**: the answer is the smallest n such that n and *every* n' = n + j·step,
+      j = 1..``stable_steps``, reach the goal (a saw-tooth dip just above the first crossing
+      would otherwise make a larger trial underpowered); ``n_total_first`` is the smallest n
+      of the scanned neighbourhood that reaches the goal at all. The scan covers
+      n_isotonic − stable_steps·step to n_isotonic + 2·stable_steps·step and moves up past
+      every dip.
+    - **simulated**: ``achieved`` and ``se`` are re-estimated at the answer with fresh random
+      streams (the point's own, keyed by its n_total), not the search's estimate that chose n,
+      which is biased upwards by the choice; that one is kept as ``achieved_in_search``.
+
+    Returns ``n_total``, ``achieved``, ``se``, ``rule`` and ``curve`` (every point evaluated).
     """
     spec = scenario.evaluate.sample_size
     assert spec is not None
+    caller = engine
     engine = copy.copy(engine)
     engine.common_random_numbers = True
     step = sum(a.allocation for a in scenario.arms.values())
     key = spec.target
+    exact = getattr(engine, "name", "") == "exact"
     seen: dict[int, PointResult] = {}
 
     def value(n: int) -> float:
         if n not in seen:
             seen[n] = engine.evaluate(scenario, variant, n, simulations, seed, progress)
-        return getattr(seen[n], key)
+        return float(getattr(seen[n], key))
 
     lo = step  # smallest design: one patient per allocation unit
-    hi = (spec.max_total // step) * step
-    if hi < lo:
-        hi = lo
+    hi = max(lo, (spec.max_total // step) * step)
     if value(hi) < spec.goal:
         best = seen[hi]
         return {
@@ -187,16 +199,47 @@ def search_sample_size(
     ns = sorted(seen)
     fitted = _isotonic([getattr(seen[n], key) for n in ns])
     n_best = next(n for n, f in zip(ns, fitted, strict=True) if f >= spec.goal)
-    best = seen[n_best]
-    return {
-        "target": key,
-        "goal": spec.goal,
-        "n_total": n_best,
-        "n_per_arm": best.n_per_arm,
-        "achieved": getattr(best, key),
-        "se": getattr(best, f"{key}_se"),
-        "curve": _curve(seen, key),
-    }
+    out: dict[str, object] = {"target": key, "goal": spec.goal}
+    if exact:
+        k = spec.stable_steps
+        top = max(ns)
+        first, n_best = _stable(value, spec.goal, n_best, step, k, step, top)
+        out["n_total_first"] = first
+        out["rule"] = (
+            f"smallest n_total whose exact {key} and that of each of the next {k} sizes "
+            f"(steps of {step}) reach {spec.goal:g}"
+        )
+        best = seen[n_best]
+        out.update(achieved=getattr(best, key), se=getattr(best, f"{key}_se"))
+    else:
+        fresh = caller.evaluate(scenario, variant, n_best, simulations, seed, progress)
+        out["rule"] = (
+            f"smallest evaluated n_total whose {key}, smoothed by an isotonic fit over the "
+            f"search's points, reaches {spec.goal:g}; achieved re-estimated with fresh streams"
+        )
+        out["achieved_in_search"] = getattr(seen[n_best], key)
+        out.update(achieved=getattr(fresh, key), se=getattr(fresh, f"{key}_se"))
+    out.update(n_total=n_best, n_per_arm=scenario.n_per_arm(n_best), curve=_curve(seen, key))
+    return out
+
+
+def _stable(
+    value: Callable[[int], float], goal: float, n0: int, step: int, k: int, lo: int, hi: int
+) -> tuple[int, int]:
+    """(first, stable) sizes around ``n0`` on a deterministic curve: ``first`` the smallest n
+    of the scan reaching ``goal``, ``stable`` the smallest n such that n, n + step, ...,
+    n + k·step (capped at ``hi``) all reach it. ``hi`` reaches the goal (the caller checked)."""
+    start = max(lo, n0 - k * step)
+    first = next(n for n in range(start, hi + step, step) if value(n) >= goal)
+    n = first
+    while True:
+        window = range(n, min(hi, n + k * step) + step, step)
+        dips = [m for m in window if value(m) < goal]
+        if not dips:
+            return first, n
+        n = max(dips) + step
+        while value(n) < goal:  # terminates: value(hi) >= goal
+            n += step
 
 
 def _curve(seen: dict[int, PointResult], key: str) -> list[dict[str, float]]:

@@ -320,6 +320,8 @@ class SampleSize(_Model):
     target: Literal["power", "assurance"] = "power"
     goal: Annotated[float, Field(gt=0, lt=1)] = 0.8
     max_total: Annotated[int, Field(ge=2)] = 1000
+    # exact engine: the answer's next ``stable_steps`` sizes must also reach the goal
+    stable_steps: Annotated[int, Field(ge=0, le=100)] = 10
 
 
 class Evaluate(_Model):

@@ -76,6 +76,9 @@ def test_vectorized_search_agrees_with_exact():
     result = search_sample_size(VectorizedEngine(), s, "base", 4000, 5)
     assert abs(result["n_total"] - 82) <= 8
     assert result["se"] > 0
+    # achieved is the answer's own point (fresh streams), not the search's estimate
+    point = VectorizedEngine().evaluate(s, "base", result["n_total"], 4000, 5)
+    assert result["achieved"] == point.power and result["se"] == point.power_se
 
 
 def test_goal_not_reached():
@@ -109,9 +112,57 @@ def test_search_uses_common_random_numbers(monkeypatch):
     engine = VectorizedEngine()
     result = search_sample_size(engine, s, "base", 1000, 3)
     assert engine.common_random_numbers is False  # the caller's engine is left alone
-    assert len(result["curve"]) >= 3 and len(seen) == len(result["curve"])
-    assert all((d == seen[0]).all() for d in seen)  # one block per point: same draws
+    # one block per point of the search, then one fresh re-estimate at the answer
+    assert len(result["curve"]) >= 3 and len(seen) == len(result["curve"]) + 1
+    assert all((d == seen[0]).all() for d in seen[:-1])  # the search: same draws
+    assert not (seen[-1] == seen[0]).all()  # the re-estimate: fresh streams
     seen.clear()
     engine.evaluate(s, "base", 40, 1000, 3)
     engine.evaluate(s, "base", 80, 1000, 3)
     assert not (seen[0] == seen[1]).all()  # ordinary points: streams keyed by n_total
+
+
+def z_power(m: int, pt: float, pc: float, alpha: float) -> float:
+    """Independent: exact power (treatment better) of the two-sided pooled z test with m per
+    arm, by enumeration of every (x_t, x_c) with scipy's binomial pmf."""
+    from scipy import stats
+
+    x = np.arange(m + 1)
+    xt, xc = x[:, None], x[None, :]
+    pooled = (xt + xc) / (2 * m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (xt - xc) / m / np.sqrt(pooled * (1 - pooled) * 2 / m)
+    z = np.where(np.isfinite(z), z, 0.0)
+    w = stats.binom.pmf(xt, m, pt) * stats.binom.pmf(xc, m, pc)
+    return float(w[z >= stats.norm.ppf(1 - alpha / 2)].sum())
+
+
+def test_exact_search_keeps_the_goal_past_the_saw_tooth():
+    """0.65 vs 0.35: exact power first reaches 80% at 41 per arm, dips below it at 42 or 43,
+    and stays above from 44 per arm on (the reference curve is enumerated here)."""
+    s = scenario(
+        {
+            "arms": {
+                "control": {"endpoint_probability": 0.35, "dropout": None},
+                "msc": {
+                    "endpoint_probability": 0.65,
+                    "schedule": None,
+                    "response": None,
+                    "adverse_events": None,
+                    "dropout": None,
+                },
+            },
+            "analysis": {"test": "z_pooled", "sided": "two", "alpha": 0.05},
+            "evaluate": {"n_total": [40], "sample_size": {"goal": 0.8, "max_total": 300}},
+        }
+    ).base
+    k = s.evaluate.sample_size.stable_steps
+    curve = {m: z_power(m, 0.65, 0.35, 0.05) for m in range(1, 120)}
+    first = min(m for m in curve if curve[m] >= 0.8)
+    stable = min(m for m in range(1, 100) if all(curve[j] >= 0.8 for j in range(m, m + k + 1)))
+    assert (first, stable) == (41, 44)  # the saw-tooth this test is about
+    result = search_sample_size(ExactEngine(), s, "base", 1, 1)
+    assert result["n_total"] == 2 * stable
+    assert result["n_total_first"] == 2 * first
+    assert result["achieved"] == pytest.approx(curve[stable], abs=1e-12)
+    assert "next 10 sizes" in result["rule"]
