@@ -9,6 +9,7 @@ of success over the parameters' (joint) distribution.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -36,14 +37,24 @@ def default_engine(scenarios: ScenarioSet) -> str:
 
 
 def total_work(scenarios: ScenarioSet, engine: str, simulations: int) -> int:
-    """Number of simulated trials a run will report progress for."""
+    """Number of simulated trials a run will report progress for (an estimate when there is a
+    sample-size search, whose number of points depends on where the answer lies)."""
+    impl: Any = get_engine(engine)
     total = 0
     for scenario in scenarios.variants.values():
-        if engine == "exact":
-            per_point = simulations
+        if hasattr(impl, "tasks"):
+            per_point = sum(trials for _, _, trials in impl.tasks(scenario, simulations))
         else:
-            per_point = simulations * (3 if has_uncertainty(scenario) else 2)
-        total += per_point * len(scenario.evaluate.n_total)
+            per_point = simulations
+        points = len(scenario.evaluate.n_total)
+        spec = scenario.evaluate.sample_size
+        if spec is not None:
+            step = sum(a.allocation for a in scenario.arms.values())
+            # bisection over [step, max_total], then the re-estimate (simulated) or the
+            # neighbourhood scan (exact)
+            bisection = max(1, math.ceil(math.log2(max(2, spec.max_total // step)))) + 1
+            points += bisection + (spec.stable_steps if engine == "exact" else 1)
+        total += per_point * points
     return total
 
 

@@ -149,3 +149,27 @@ def test_python_api(tmp_path):
     assert "single_infusion" in text and "redose_on_loss" in text and "power" in text
     fig = result.plot_power()
     assert fig.axes and simtrial.response_over_time(scenarios).axes
+
+
+def test_progress_total_counts_every_simulated_trial():
+    """The progress bar's total is the number of trials the run simulates (the first review
+    saw 1 800 announced for 10 000 run): exact without a search, an estimate with one."""
+    from simtrial.power import run, total_work
+    from tests.helpers import scenario
+
+    s = scenario(
+        {
+            "arms": {"msc": {"response": {"induction": {"beta": [4, 6]}}}},
+            "safety": {"max_serious_rate_per_year": 0.3, "posterior_probability": 0.9},
+            "evaluate": {"n_total": [20, 40]},
+        }
+    )
+    done: list[int] = []
+    run(s, engine="vectorized", simulations=300, progress=done.append)
+    # power, type I, assurance, safe and unsafe rates: 5 purposes x 2 points x 300 trials
+    assert sum(done) == total_work(s, "vectorized", 300) == 5 * 2 * 300
+    searched = scenario({"evaluate": {"sample_size": {"goal": 0.6, "max_total": 200}}})
+    done.clear()
+    run(searched, engine="vectorized", simulations=300, progress=done.append)
+    estimate = total_work(searched, "vectorized", 300)
+    assert 0.75 * sum(done) <= estimate <= 1.25 * sum(done)
