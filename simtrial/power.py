@@ -16,7 +16,7 @@ from typing import Any
 
 from simtrial.analysis.design import Design
 from simtrial.engines import get_engine
-from simtrial.engines.base import Engine, has_uncertainty, point_summaries
+from simtrial.engines.base import Engine, point_summaries
 from simtrial.parallel import Executor
 from simtrial.results import PointResult, RunResult, VariantResult
 from simtrial.scenario import Scenario, ScenarioSet
