@@ -344,7 +344,8 @@ def _bottom_line(result: RunResult, scenarios: ScenarioSet) -> str:
     listed = ", ".join(powers[:-1]) + " and " + powers[-1] if several else powers[0]
     out = [
         f"With {n} patients ({esc(per_arm)}), the power — the chance of a significant result "
-        f"in the treatment's favour — is {listed}."
+        f"in the treatment's favour, with every parameter at its point value (see "
+        f"Assumptions) — is {listed}."
     ]
     shares = []
     for arm in next(iter(at.values())).endpoint_probability:
@@ -622,8 +623,10 @@ def report_html(
         "overview": _overview(result, scenarios, notes),
         "scenario": f"<p>The file exactly as written{where}; <code>variants</code> are merged "
         f"into the base scenario one at a time.</p><pre>{esc(text)}</pre>",
-        "assumptions": "<p>Every number the simulation assumes. Power uses each parameter's "
-        "mean; assurance draws them from their distributions (parameters of one fit jointly). "
+        "assumptions": "<p>Every number the simulation assumes. Power and type I error use "
+        "each parameter's point value — its mean, or its median where the mean lies outside "
+        "the central 90% of the distribution and so is no typical value; assurance draws the "
+        "parameters from their distributions (parameters of one fit jointly). "
         f"</p>{notes_html}{_assumptions_table(scenarios)}",
         "comparison": _comparison_table(result),
         "plots": plots or "<p>No plots.</p>",
