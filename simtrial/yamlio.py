@@ -117,9 +117,7 @@ def read_text_limited(path: Path, limit: int = MAX_FILE_BYTES) -> str:
         with open(path, "rb") as handle:
             raw = handle.read(limit + 1)
     except OSError as exc:
-        raise ScenarioError(
-            f"cannot read file: {exc.strerror or exc}", file=str(path)
-        ) from None
+        raise ScenarioError(f"cannot read file: {exc.strerror or exc}", file=str(path)) from None
     if len(raw) > limit:
         raise ScenarioError(
             f"file is larger than {limit:,} bytes; a scenario or evidence file is a few KiB",

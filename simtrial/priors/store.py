@@ -43,6 +43,7 @@ __all__ = [
     "posterior_mean",
     "resolve_index",
     "summary",
+    "variable_kind",
 ]
 
 _CACHE: dict[tuple[str, str, int], Any] = {}
@@ -168,6 +169,17 @@ def describe(fit: str, directory: Path | str | None = None) -> dict[str, dict[st
         var: {"dims": list(info["dims"]), "coords": {k: list(v) for k, v in info["coords"].items()}}
         for var, info in _read_posterior(fit, directory).items()
     }
+
+
+def variable_kind(fit: str, var: str, directory: Path | str | None = None) -> str | None:
+    """``"probability"``, ``"rate"`` or ``"other"`` as the fit summary declares ``var``;
+    ``None`` when the summary does not say."""
+    _variable(fit, var, directory)
+    summary = _read_summary(fit, directory)
+    if summary is None:
+        return None
+    kind = summary.get("variables", {}).get(var, {}).get("kind")
+    return str(kind) if kind is not None else None
 
 
 def _variable(fit: str, var: str, directory: Path | str | None) -> dict[str, Any]:
