@@ -279,6 +279,7 @@ def check_prior_kind(fit: str, var: str, index: str | None, kind: str) -> str | 
     from simtrial.priors import store
 
     declared = store.variable_kind(fit, var)
+    draws = store.posterior_draws(fit, var, index)  # the run needs them: read them now
     if declared == kind or (declared == "probability" and kind == "rate"):
         return None
     if declared in ("probability", "rate"):
@@ -286,7 +287,6 @@ def check_prior_kind(fit: str, var: str, index: str | None, kind: str) -> str | 
             f"{fit}/{var} is a {declared} (its fit summary says so), but this parameter needs "
             f"a {kind}; use a {kind} variable of the fit"
         )
-    draws = store.posterior_draws(fit, var, index)
     low, high = float(draws.min()), float(draws.max())
     if kind == "probability" and (low < 0 or high > 1):
         return (
