@@ -169,6 +169,7 @@ def show_cmd(
 
     try:
         fit, var, index = _parse(ref)
+        store.check_fit(fit, directory)
         summary = store.summary(fit, directory)
         if var is None:
             if as_json:

@@ -35,6 +35,7 @@ from simtrial.errors import PriorError
 
 __all__ = [
     "available_fits",
+    "check_fit",
     "clear_cache",
     "describe",
     "fitted_dir",
@@ -194,6 +195,13 @@ def _read_posterior(fit: str, directory: Path | str | None) -> dict[str, Any]:
         return out
 
     return _cached("nc", path, load)
+
+
+def check_fit(fit: str, directory: Path | str | None = None) -> None:
+    """Read both files of a fit (cached), raising one :class:`PriorError` if either is
+    missing, corrupt, truncated or not a simtrial fit."""
+    _read_summary(fit, directory)
+    _read_posterior(fit, directory)
 
 
 def summary(fit: str, directory: Path | str | None = None) -> dict[str, Any]:
