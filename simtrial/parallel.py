@@ -92,7 +92,9 @@ class DaskExecutor:
 
         def connect() -> None:
             try:
-                outcome["client"] = Client(address, timeout=f"{timeout:g}s")
+                # not the default dask scheduler: a connection given up on must not
+                # capture later dask work in this process
+                outcome["client"] = Client(address, timeout=f"{timeout:g}s", set_as_default=False)
             except Exception as exc:  # noqa: BLE001 - reported below as one message
                 outcome["error"] = exc
 
@@ -117,10 +119,11 @@ class DaskExecutor:
     ) -> Iterator[tuple[int, Any]]:
         from distributed import as_completed as dask_completed
 
-        futures = [self._client.submit(fn, *args, pure=False) for args in items]
-        index = {f.key: i for i, f in enumerate(futures)}
-        for future in dask_completed(futures):
-            yield index[future.key], future.result()
+        with self._client.as_current():  # the client is not the process-wide default
+            futures = [self._client.submit(fn, *args, pure=False) for args in items]
+            index = {f.key: i for i, f in enumerate(futures)}
+            for future in dask_completed(futures):
+                yield index[future.key], future.result()
 
     def close(self) -> None:
         self._client.close()

@@ -529,6 +529,8 @@ def test_a_port_that_is_not_a_scheduler_times_out():
             DaskExecutor(f"tcp://127.0.0.1:{server.getsockname()[1]}", timeout=3)
     finally:
         server.close()
+        for conn in accepted:
+            conn.close()
     assert time.perf_counter() - started < 3 + 5 + 10  # the timeout, the grace, an import
 
 
