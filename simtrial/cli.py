@@ -42,8 +42,12 @@ def _load(file: Path) -> Any:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ScenarioWarning)
         scenarios = load_scenario(file)
+    seen: set[str] = set()
     for warning in caught:
         if issubclass(warning.category, ScenarioWarning):
+            if str(warning.message) in seen:  # the same base value in every variant
+                continue
+            seen.add(str(warning.message))
             err.print(Text("warning: ", style="bold yellow") + Text(str(warning.message)))
         else:
             warnings.warn_explicit(
