@@ -74,7 +74,8 @@ class _LineLoader(yaml.SafeLoader):
             self._depth -= 1
             if anchor is not None:
                 self._open_anchors.discard(anchor)
-        self._measure(node, line)
+        if node is not None:
+            self._measure(node, line)
         return node
 
     def _measure(self, node: yaml.Node, line: int | None) -> None:
