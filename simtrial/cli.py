@@ -134,7 +134,7 @@ def run(
         )
     sims = simulations if simulations is not None else scenarios.base.simulations
     target = out_dir if out_dir is not None else Path("results") / scenarios.name
-    check_run(scenarios, engine_name, sims, force)
+    check_run(scenarios, engine_name, sims, force, trace)
     output = OutputDir(target)
     output.check()
     show_progress = not quiet and sys.stderr.isatty()

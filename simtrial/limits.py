@@ -354,7 +354,18 @@ def estimate_run(scenarios: ScenarioSet, engine: str, simulations: int) -> RunEs
     return RunEstimate(memory_bytes=memory, work=work)
 
 
-def check_run(scenarios: ScenarioSet, engine: str, simulations: int, force: bool = False) -> None:
+MAX_TRACED = 20_000
+"""Most patient journeys ``--trace`` logs (each gives about ten rows of ``events.csv``, all
+held in memory)."""
+
+
+def check_run(
+    scenarios: ScenarioSet,
+    engine: str,
+    simulations: int,
+    force: bool = False,
+    trace: int = 0,
+) -> None:
     """Refuse a run whose estimate is over the limits (unless ``force``).
 
     Raises
@@ -365,6 +376,12 @@ def check_run(scenarios: ScenarioSet, engine: str, simulations: int, force: bool
     if simulations > MAX_SIMULATIONS:
         raise SimtrialError(f"--simulations: at most {MAX_SIMULATIONS:,}, got {simulations:,}")
     problems = estimate_run(scenarios, engine, simulations).problems()
+    traced = trace * sum(sum(s.evaluate.n_total) for s in scenarios.variants.values())
+    if traced > MAX_TRACED:
+        problems.append(
+            f"--trace {trace} logs {traced:,} patient journeys (limit {MAX_TRACED:,}): "
+            "trace fewer trials"
+        )
     if problems and not force:
         raise SimtrialError(
             f"{scenarios.path or scenarios.name}: this run needs {' and '.join(problems)}; "

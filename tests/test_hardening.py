@@ -203,6 +203,15 @@ def test_simulations_option_is_bounded(tmp_path, capsys):
     assert "--simulations" in message
 
 
+def test_trace_is_bounded(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["run", str(SCEN / "ra-capacity.yaml"), "--simulations", "10", "-q", "--no-report"]
+    message = refused(capsys, argv + ["--trace", "1000000", "--out", str(out)])
+    assert "--trace 1000000" in message and not out.exists()
+    assert main(argv + ["--trace", "1", "--out", str(out)]) == 0
+    assert (out / "events.csv").is_file()
+
+
 def test_infusion_after_the_endpoint_is_a_warning(tmp_path, capsys):
     file = plant(
         tmp_path, "ra-phase2.yaml", "infusion_weeks: [0, 4, 8]", "infusion_weeks: [0, 4, 30]"
