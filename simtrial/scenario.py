@@ -37,7 +37,7 @@ from pydantic import (
 
 from simtrial.errors import PriorError, ScenarioError
 from simtrial.parameters import Parameter, PriorParam, parse_parameter
-from simtrial.yamlio import Loc, format_loc, line_for, load_yaml
+from simtrial.yamlio import Loc, format_loc, line_for, load_yaml, locate_merged
 
 
 class FieldIssue(ValueError):
@@ -544,41 +544,6 @@ def _describe_error(err: Mapping[str, Any]) -> tuple[Loc, str]:
     return loc, message
 
 
-def _from_variant(loc: Loc, base: Any, variant: Any) -> bool:
-    """Whether the value at ``loc`` of a merged variant comes from the variant's own data.
-
-    Follows :func:`deep_merge`: where both sides hold a mapping the merge goes on key by key;
-    a key the variant gives with a non-mapping (or where the base has none) is the variant's;
-    a key only the base gives is the base's. A field missing from both is the base's, unless
-    the variant added the mapping that lacks it.
-    """
-    for part in loc:
-        in_variant = isinstance(variant, Mapping) and part in variant
-        in_base = isinstance(base, Mapping) and part in base
-        if not in_variant:
-            return False
-        if not (in_base and isinstance(variant[part], Mapping) and isinstance(base[part], Mapping)):
-            return True
-        base, variant = base[part], variant[part]
-    return False
-
-
-def _locate(
-    loc: Loc,
-    lines: Mapping[Loc, int],
-    variant: str | None,
-    base_data: Any,
-    variant_data: Any,
-) -> tuple[int | None, str]:
-    """``(line, field path)`` of ``loc`` in a (possibly merged) scenario: in the variant's
-    section only when the value came from the variant (an error in the base is never
-    attributed to a variant)."""
-    if variant is not None and _from_variant(loc, base_data, variant_data):
-        full: Loc = ("variants", variant) + loc
-        return line_for(lines, full), format_loc(full)
-    return line_for(lines, loc), format_loc(loc)
-
-
 def _raise_at(
     loc: Loc,
     message: str,
@@ -590,7 +555,7 @@ def _raise_at(
     in_every_variant: bool = False,
 ) -> typing.NoReturn:
     """Raise at ``loc``; an error from the base that only some variant causes says which."""
-    line, path = _locate(loc, lines, variant, base_data, variant_data)
+    line, path = locate_merged(loc, lines, variant, base_data, variant_data)
     if variant is not None and not path.startswith("variants.") and not in_every_variant:
         message += f" (in variant {variant!r})"
     raise ScenarioError(message, file=file, line=line, path=path or None) from None
@@ -637,7 +602,7 @@ def _check_limits(
         loc, message = problems[0]
         _raise_at(loc, message, file, lines, variant, base_data, variant_data, True)
     for loc, message in limits.scenario_warnings(scenario):
-        line, path = _locate(loc, lines, variant, base_data, variant_data)
+        line, path = locate_merged(loc, lines, variant, base_data, variant_data)
         where = (file or "<scenario>") + (f":{line}" if line is not None else "")
         limits.warn(f"{where}: {path}: {message}")
 

@@ -238,3 +238,38 @@ def line_for(lines: Mapping[Loc, int], loc: Loc) -> int | None:
             return lines[loc]
         loc = loc[:-1]
     return lines.get(())
+
+
+def from_variant(loc: Loc, base: Any, variant: Any) -> bool:
+    """Whether the value at ``loc`` of a merged variant comes from the variant's own data.
+
+    Follows :func:`simtrial.scenario.deep_merge`: where both sides hold a mapping the merge
+    goes on key by key; a key the variant gives with a non-mapping (or where the base has
+    none) is the variant's; a key only the base gives is the base's. A field missing from
+    both is the base's, unless the variant added the mapping that lacks it.
+    """
+    for part in loc:
+        in_variant = isinstance(variant, Mapping) and part in variant
+        in_base = isinstance(base, Mapping) and part in base
+        if not in_variant:
+            return False
+        if not (in_base and isinstance(variant[part], Mapping) and isinstance(base[part], Mapping)):
+            return True
+        base, variant = base[part], variant[part]
+    return False
+
+
+def locate_merged(
+    loc: Loc,
+    lines: Mapping[Loc, int],
+    variant: str | None,
+    base_data: Any,
+    variant_data: Any,
+) -> tuple[int | None, str]:
+    """``(line, field path)`` of ``loc`` in a (possibly merged) scenario: in the variant's
+    section only when the value came from the variant (an error in the base is never
+    attributed to a variant)."""
+    if variant is not None and from_variant(loc, base_data, variant_data):
+        full: Loc = ("variants", variant) + loc
+        return line_for(lines, full), format_loc(full)
+    return line_for(lines, loc), format_loc(loc)
