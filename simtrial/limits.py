@@ -29,13 +29,16 @@ rates (``loss_per_week``, SAE per year)          mean at most 1000
 ``operations``                                   ``sites`` ≤ 1000; capacities ≤ 1 000 000 a week
 ===============================================  =============================================
 
-The run estimate (:func:`estimate_run`) is deliberately simple and errs on the large side: the
-vectorized engine holds one block of ``min(simulations, 1000)`` trials × ``n_total`` patients at
-about 128 bytes a patient (measured peak: 436 MiB at 1000 × 4000); the exact engine a few
-tables of (n_t + 1)(n_c + 1) doubles, plus ``simulations`` × (n + 1) binomial weights for
-assurance; the DES one trial at a time. Work counts patient journeys (the DES's cost about 100
-vectorized ones each). A run over :data:`MAX_MEMORY_BYTES` or :data:`MAX_WORK` is refused with
-exit status 2 unless ``--force`` is given.
+The run estimate (:func:`estimate_run`) is deliberately simple and errs on the large side: every
+engine decides through the test's table over (x_t, x_c), about 128 bytes a cell (Fisher's
+p-value table: measured peak 1.6 GiB at n_total 8000, 4001 × 4001 cells, estimated 1.9 GiB;
+one of its arrays alone is 18.6 GiB at 50 000 a side); the vectorized engine also holds one
+block of ``min(simulations, 1000)`` trials × ``n_total`` patients at 128 bytes a patient (an
+upper bound: 436 MiB measured at 1000 × 4000, Fisher table included); the exact engine
+``simulations`` × (n + 1) binomial weights for assurance; the DES one trial at a time. Work
+counts patient journeys (the DES's cost about 100 vectorized ones each). A run over
+:data:`MAX_MEMORY_BYTES` or :data:`MAX_WORK` is refused with exit status 2 unless ``--force``
+is given.
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ BYTES_PER_PATIENT = 128
 """Vectorized engine: peak bytes per simulated patient in a block (measured, rounded up)."""
 DES_COST = 100
 """Cost of one DES patient journey in vectorized journeys (the benchmark: 439× per trial)."""
+TABLE_BYTES_PER_CELL = 128
+"""Peak bytes per cell of a test's table over (x_t, x_c) (Fisher: 1.6 GiB measured at 4001²)."""
 
 _PROBABILITY_FIELDS = {"endpoint_probability", "induction", "ceiling", "per_infusion"}
 _PROBABILITY_FIELDS |= {"treatment_prior", "control_prior"}
@@ -339,17 +344,19 @@ def estimate_run(scenarios: ScenarioSet, engine: str, simulations: int) -> RunEs
         purposes = 3 if has_uncertainty(scenario) else 2
         for n_total, evaluations in _point_sizes(scenario):
             arms = sorted(scenario.n_per_arm(n_total).values())
+            # every engine decides through the test's table over (x_t, x_c) (not log-rank)
+            cells = (arms[-1] + 1) * (arms[-2] + 1 if len(arms) > 1 else 1)
+            table = 0 if scenario.analysis.test == "logrank" else TABLE_BYTES_PER_CELL * cells
             if engine == "exact":
-                cells = (arms[-1] + 1) * (arms[-2] + 1 if len(arms) > 1 else 1)
                 draws = simulations if has_uncertainty(scenario) else 0
-                memory = max(memory, 16 * 8 * cells + 4 * 8 * draws * (arms[-1] + 1))
+                memory = max(memory, table + 4 * 8 * draws * (arms[-1] + 1))
                 work += evaluations * cells * (1 + draws) / 100
             elif engine == "des":
-                memory = max(memory, 4096.0 * n_total)
+                memory = max(memory, table + 4096.0 * n_total)
                 work += evaluations * purposes * simulations * n_total * DES_COST
             else:
                 trials = min(simulations, 1000)
-                memory = max(memory, BYTES_PER_PATIENT * trials * n_total)
+                memory = max(memory, table + BYTES_PER_PATIENT * trials * n_total)
                 work += evaluations * purposes * simulations * n_total
     return RunEstimate(memory_bytes=memory, work=work)
 

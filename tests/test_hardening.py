@@ -172,6 +172,20 @@ def test_estimate_refuses_a_huge_run_before_simulating(tmp_path, capsys, monkeyp
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("source", ["ra-capacity.yaml", "uc-followup.yaml"])
+def test_estimate_counts_the_test_table(tmp_path, capsys, source):
+    # found by the fuzz: des (and vectorized) build Fisher's table over (x_t, x_c); at 50 000
+    # a side one array of it is 18.6 GiB, whatever the number of simulations
+    text = (SCEN / source).read_text()
+    file = tmp_path / "s.yaml"
+    file.write_text(text.replace("n_total: [", "n_total: [99998, ", 1))
+    message = refused(
+        capsys, ["run", str(file), "--simulations", "1", "--out", str(tmp_path / "o")]
+    )
+    assert "GiB of memory" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
 def test_estimate_grows_with_the_run_and_force_overrides(tmp_path, capsys, monkeypatch):
     from simtrial.scenario import load_scenario
 
