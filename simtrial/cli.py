@@ -32,17 +32,39 @@ def _error(exc: Exception) -> None:
     err.print(Text("error: ", style="bold red") + Text(str(exc)))
 
 
+def _load(file: Path) -> Any:
+    """Load a scenario, printing its :class:`~simtrial.errors.ScenarioWarning` as one line each."""
+    import warnings
+
+    from simtrial.errors import ScenarioWarning
+    from simtrial.scenario import load_scenario
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ScenarioWarning)
+        scenarios = load_scenario(file)
+    seen: set[str] = set()
+    for warning in caught:
+        if issubclass(warning.category, ScenarioWarning):
+            if str(warning.message) in seen:  # the same base value in every variant
+                continue
+            seen.add(str(warning.message))
+            err.print(Text("warning: ", style="bold yellow") + Text(str(warning.message)))
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return scenarios
+
+
 @app.command()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
 ) -> None:
     """Check scenario files; print one line per file."""
-    from simtrial.scenario import load_scenario
-
     failed = 0
     for file in files:
         try:
-            scenarios = load_scenario(file)
+            scenarios = _load(file)
         except SimtrialError as exc:
             _error(exc)
             failed += 1
@@ -86,16 +108,25 @@ def run(
     no_report: Annotated[
         bool, typer.Option("--no-report", help="Skip the plots (PNG) and report.html.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Run even when the estimated memory (2 GiB) or work (2e10 patient journeys) "
+            "is over the limit.",
+        ),
+    ] = False,
 ) -> None:
     """Simulate a scenario and write results/<name>/: summary.json, points.csv, plots (PNG)
     and report.html."""
+    from simtrial.limits import check_run
+    from simtrial.outdir import OutputDir
     from simtrial.parallel import make_executor
     from simtrial.power import default_engine, total_work
     from simtrial.power import run as run_scenarios
     from simtrial.report import result_table, write_outputs
-    from simtrial.scenario import load_scenario
 
-    scenarios = load_scenario(file)
+    scenarios = _load(file)
     engine_name = engine or default_engine(scenarios)
     if trace and engine_name != "des":
         raise SimtrialError(
@@ -103,6 +134,9 @@ def run(
         )
     sims = simulations if simulations is not None else scenarios.base.simulations
     target = out_dir if out_dir is not None else Path("results") / scenarios.name
+    check_run(scenarios, engine_name, sims, force, trace)
+    output = OutputDir(target)
+    output.check()
     show_progress = not quiet and sys.stderr.isatty()
     executor = make_executor(workers, scheduler)
     try:
@@ -126,17 +160,20 @@ def run(
     finally:
         if executor is not None:
             executor.close()
-    paths = write_outputs(result, target)
-    if trace:
-        paths.append(_write_trace(scenarios, trace, result.seed, target))
-    if not no_report:
-        from simtrial.html import write_report
-        from simtrial.plots import render_plots, write_plots
+    with output as staging:
+        paths = write_outputs(result, staging)
+        if trace:
+            paths.append(_write_trace(scenarios, trace, result.seed, staging))
+        if not no_report:
+            from simtrial.html import write_report
+            from simtrial.plots import render_plots, write_plots
 
-        images = render_plots(result, scenarios)
-        paths += write_plots(result, scenarios, target, images=images)
-        command = _command(file, engine, simulations, seed, out_dir, trace)
-        paths.append(write_report(result, scenarios, target, images=images, command=command))
+            images = render_plots(result, scenarios)
+            paths += write_plots(result, scenarios, staging, images=images)
+            command = _command(file, engine, simulations, seed, out_dir, trace)
+            paths.append(write_report(result, scenarios, staging, images=images, command=command))
+        paths = [output.final(p) for p in paths]
+        output.publish()
     if not quiet:
         out.print(result_table(result))
         for name, variant in result.variants.items():
@@ -215,9 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         _error(exc)
         return 2
     except typer.Exit as exc:
+        if exc.exit_code == 130:
+            err.print("interrupted; nothing written")
         return exc.exit_code
     except (KeyboardInterrupt, typer.Abort):
-        err.print("interrupted; no output was half-written")
+        err.print("interrupted; nothing written")
         return 130
     except Exception as exc:  # usage errors (bad option values, unknown options)
         show = getattr(exc, "show", None)
@@ -225,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             show(file=sys.stderr)
             return 2
         raise
+    if code == 130:  # typer turns Ctrl-C into a returned 130, silently
+        err.print("interrupted; nothing written")
     return code if isinstance(code, int) else 0
 
 

@@ -53,3 +53,8 @@ class PriorError(SimtrialError):
 
 class EngineError(SimtrialError):
     """An engine cannot run the scenario as written (e.g. a feature it does not support)."""
+
+
+class ScenarioWarning(UserWarning):
+    """A scenario value that is allowed but probably not meant (e.g. an infusion after the end
+    of follow-up, which is never given). The command line prints it as one ``warning:`` line."""

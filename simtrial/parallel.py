@@ -10,6 +10,8 @@ cluster (``--scheduler tcp://host:8786``).
 from __future__ import annotations
 
 import os
+import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any, Protocol
@@ -52,20 +54,64 @@ class LocalExecutor:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+CONNECT_TIMEOUT = 10.0
+"""Seconds ``--scheduler`` waits for a Dask scheduler to answer (a port that accepts the
+connection but is not a scheduler is given up on after this, plus a few seconds' grace)."""
+
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ws|wss)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})")
+
+
+def check_address(address: str) -> None:
+    """Refuse a malformed ``--scheduler`` address (``tcp://HOST:PORT``) before connecting.
+
+    Raises
+    ------
+    SimtrialError
+        Saying what an address looks like.
+    """
+    match = _ADDRESS.fullmatch(address)
+    if match is None or not 1 <= int(match.group(2)) <= 65535:
+        raise SimtrialError(
+            f"--scheduler {address!r}: expected tcp://HOST:PORT (or tls://, ws://, wss://) "
+            "with a port from 1 to 65535, e.g. tcp://127.0.0.1:8786"
+        )
+
+
 class DaskExecutor:
     """An existing Dask distributed cluster (``dask scheduler`` + ``dask worker``)."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+        check_address(address)
         try:
             from distributed import Client
         except ImportError:
             raise SimtrialError(
                 "--scheduler needs dask[distributed]; install simtrial[distributed]"
             ) from None
-        try:
-            self._client = Client(address, timeout="5s")
-        except OSError as exc:
+        outcome: dict[str, Any] = {}
+
+        def connect() -> None:
+            try:
+                # not the default dask scheduler: a connection given up on must not
+                # capture later dask work in this process
+                outcome["client"] = Client(address, timeout=f"{timeout:g}s", set_as_default=False)
+            except Exception as exc:  # noqa: BLE001 - reported below as one message
+                outcome["error"] = exc
+
+        # Client's own timeout covers the TCP connection, not a peer that accepts it and
+        # never answers: the thread bounds the whole handshake.
+        thread = threading.Thread(target=connect, name="simtrial-dask-connect", daemon=True)
+        thread.start()
+        thread.join(timeout + 5.0)
+        if "error" in outcome:
+            exc = outcome["error"]
             raise SimtrialError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        if "client" not in outcome:
+            raise SimtrialError(
+                f"no Dask scheduler answered at {address} within {timeout:g} s "
+                "(is that the scheduler's port?)"
+            )
+        self._client = outcome["client"]
         self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
 
     def run(
@@ -73,10 +119,11 @@ class DaskExecutor:
     ) -> Iterator[tuple[int, Any]]:
         from distributed import as_completed as dask_completed
 
-        futures = [self._client.submit(fn, *args, pure=False) for args in items]
-        index = {f.key: i for i, f in enumerate(futures)}
-        for future in dask_completed(futures):
-            yield index[future.key], future.result()
+        with self._client.as_current():  # the client is not the process-wide default
+            futures = [self._client.submit(fn, *args, pure=False) for args in items]
+            index = {f.key: i for i, f in enumerate(futures)}
+            for future in dask_completed(futures):
+                yield index[future.key], future.result()
 
     def close(self) -> None:
         self._client.close()

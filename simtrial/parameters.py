@@ -199,7 +199,7 @@ def parse_parameter(value: Any, kind: Kind) -> Parameter:
                 raise ValueError(f"lognormal sigma must be > 0, got {arg!r}")
             return LogNormalParam(mu, sigma)
         if key == "prior":
-            match = _PRIOR_RE.match(str(arg)) if isinstance(arg, str) else None
+            match = _PRIOR_RE.fullmatch(arg) if isinstance(arg, str) else None
             if not match:
                 raise ValueError(
                     f"prior reference must look like FIT/VAR or FIT/VAR[INDEX], got {arg!r}"

@@ -37,7 +37,7 @@ from pydantic import (
 
 from simtrial.errors import PriorError, ScenarioError
 from simtrial.parameters import Parameter, PriorParam, parse_parameter
-from simtrial.yamlio import Loc, format_loc, line_for, load_yaml
+from simtrial.yamlio import Loc, format_loc, line_for, load_yaml, locate_merged
 
 
 class FieldIssue(ValueError):
@@ -446,9 +446,10 @@ class Scenario(_Model):
 
 
 def _match(pattern: str, text: str) -> bool:
+    """The whole of ``text`` matches (``re.fullmatch``: a trailing newline does not pass)."""
     import re
 
-    return re.match(pattern, text) is not None
+    return re.fullmatch(pattern, text) is not None
 
 
 @dataclass(frozen=True)
@@ -547,26 +548,67 @@ def _describe_error(err: Mapping[str, Any]) -> tuple[Loc, str]:
     return loc, message
 
 
+def _raise_at(
+    loc: Loc,
+    message: str,
+    file: str | None,
+    lines: Mapping[Loc, int],
+    variant: str | None,
+    base_data: Any,
+    variant_data: Any,
+    in_every_variant: bool = False,
+) -> typing.NoReturn:
+    """Raise at ``loc``; an error from the base that only some variant causes says which."""
+    line, path = locate_merged(loc, lines, variant, base_data, variant_data)
+    if variant is not None and not path.startswith("variants.") and not in_every_variant:
+        message += f" (in variant {variant!r})"
+    raise ScenarioError(message, file=file, line=line, path=path or None) from None
+
+
+def _first_error(data: Any) -> tuple[Loc, str] | None:
+    try:
+        Scenario.model_validate(data)
+    except ValidationError as exc:
+        return _describe_error(exc.errors(include_url=False)[0])
+    return None
+
+
 def _raise_validation(
     exc: ValidationError,
     file: str | None,
     lines: Mapping[Loc, int],
     variant: str | None,
-    variant_lines: Mapping[Loc, int],
+    base_data: Any,
+    variant_data: Any,
+    others: list[dict[str, Any]] | None = None,
 ) -> typing.NoReturn:
     errors = exc.errors(include_url=False)
     loc, message = _describe_error(errors[0])
+    shared = bool(others) and all(_first_error(m) == (loc, message) for m in others or [])
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})"
-    in_variant = variant is not None and line_for(variant_lines, loc) is not None
-    if in_variant:
-        assert variant is not None
-        path = format_loc(("variants", variant) + loc)
-        line = line_for(variant_lines, loc)
-    else:
-        path = format_loc(loc)
-        line = line_for(lines, loc)
-    raise ScenarioError(message, file=file, line=line, path=path or None) from None
+    _raise_at(loc, message, file, lines, variant, base_data, variant_data, shared)
+
+
+def _check_limits(
+    scenario: Scenario,
+    file: str | None,
+    lines: Mapping[Loc, int],
+    variant: str | None,
+    base_data: Any,
+    variant_data: Any,
+) -> None:
+    """Documented upper bounds (:mod:`simtrial.limits`) and warnings for values not meant."""
+    from simtrial import limits
+
+    problems = limits.check_scenario(scenario)
+    if problems:
+        loc, message = problems[0]
+        _raise_at(loc, message, file, lines, variant, base_data, variant_data, True)
+    for loc, message in limits.scenario_warnings(scenario):
+        line, path = locate_merged(loc, lines, variant, base_data, variant_data)
+        where = (file or "<scenario>") + (f":{line}" if line is not None else "")
+        limits.warn(f"{where}: {path}: {message}")
 
 
 def validate_data(
@@ -585,7 +627,7 @@ def validate_data(
     base_data = {k: v for k, v in data.items() if k != "variants"}
     variants: dict[str, Scenario] = {}
     if raw_variants is None:
-        todo: list[tuple[str | None, dict[str, Any], dict[Loc, int]]] = [(None, base_data, {})]
+        todo: list[tuple[str | None, dict[str, Any], Any]] = [(None, base_data, None)]
     else:
         if not isinstance(raw_variants, dict) or not raw_variants:
             raise ScenarioError(
@@ -620,15 +662,16 @@ def validate_data(
                         line=line_for(lines, vloc + (forbidden,)),
                         path=format_loc(vloc + (forbidden,)),
                     )
-            vlines = {loc[2:]: ln for loc, ln in lines.items() if loc[:2] == vloc and len(loc) > 2}
-            todo.append((vname, deep_merge(base_data, vdata), vlines))
-    for vname, vdata, vlines in todo:
+            todo.append((vname, deep_merge(base_data, vdata), vdata))
+    for vname, merged, own in todo:
         try:
-            scenario = Scenario.model_validate(vdata)
+            scenario = Scenario.model_validate(merged)
         except ValidationError as exc:
-            _raise_validation(exc, file, lines, vname, vlines)
+            others = [m for v, m, _ in todo if v != vname]
+            _raise_validation(exc, file, lines, vname, base_data, own, others)
+        _check_limits(scenario, file, lines, vname, base_data, own)
         if check_priors:
-            _check_priors(scenario, file, lines, vname, vlines)
+            _check_priors(scenario, file, lines, vname, base_data, own)
         variants[vname or "base"] = scenario
     name = next(iter(variants.values())).name
     return ScenarioSet(path=Path(file) if file else None, name=name, variants=variants, raw=data)
@@ -639,27 +682,30 @@ def _check_priors(
     file: str | None,
     lines: Mapping[Loc, int],
     variant: str | None,
-    vlines: Mapping[Loc, int],
+    base_data: Any,
+    variant_data: Any,
 ) -> None:
-    """Every ``{prior: FIT/VAR[INDEX]}`` must name a committed fit, variable and index; with
-    ``evaluate.point_values: mean``, every arm parameter's mean must be a usable summary."""
+    """Every ``{prior: FIT/VAR[INDEX]}`` must name a committed fit, variable and index, of the
+    kind the parameter needs (a probability or a rate); with ``evaluate.point_values: mean``,
+    every arm parameter's mean must be a usable summary."""
+    from simtrial.limits import check_prior_kind, parameter_kind
     from simtrial.parameters import UnusableMean, point_value
 
     rule = scenario.evaluate.point_values
     for loc, param in scenario.parameters():
+        problem: str | None = None
         try:
             if isinstance(param, PriorParam):
                 from simtrial.priors import store
 
                 store.resolve_index(param.fit, param.var, param.index)
-            if rule == "mean" and loc[0] == "arms":
+                problem = check_prior_kind(param.fit, param.var, param.index, parameter_kind(loc))
+            if problem is None and rule == "mean" and loc[0] == "arms":
                 point_value(param, rule)
         except (PriorError, UnusableMean) as exc:
-            in_variant = variant is not None and line_for(vlines, loc) is not None
-            prefix: Loc = ("variants", variant) if variant is not None and in_variant else ()
-            path = format_loc(prefix + loc)
-            line = line_for(vlines if in_variant else lines, loc)
-            raise ScenarioError(str(exc), file=file, line=line, path=path) from None
+            problem = str(exc)
+        if problem is not None:
+            _raise_at(loc, problem, file, lines, variant, base_data, variant_data, True)
 
 
 def load_scenario(path: str | Path, check_priors: bool = True) -> ScenarioSet:

@@ -93,7 +93,7 @@ def fit_cmd(
 
 
 def _parse(ref: str) -> tuple[str, str | None, str | None]:
-    m = _REF.match(ref.strip())
+    m = _REF.fullmatch(ref.strip())
     if not m:
         raise PriorError(f"cannot read {ref!r}; write FIT, FIT/VAR or FIT/VAR[INDEX]")
     return m["fit"], m["var"], m["index"]
@@ -169,6 +169,7 @@ def show_cmd(
 
     try:
         fit, var, index = _parse(ref)
+        store.check_fit(fit, directory)
         summary = store.summary(fit, directory)
         if var is None:
             if as_json:
@@ -177,9 +178,10 @@ def show_cmd(
             d = summary["diagnostics"]
             typer.echo(
                 f"{fit}: {summary.get('description', '')}\n"
-                f"{summary['chains']} chains x {summary['draws']} draws, seed {summary['seed']}; "
-                f"max R-hat {_fmt(d['max_rhat'])}, min bulk ESS {_fmt(d['min_ess_bulk'])}, "
-                f"divergences {d['divergences']}\n"
+                f"{summary['chains']} chains x {summary['draws']} draws, "
+                f"seed {summary.get('seed', '-')}; "
+                f"max R-hat {_fmt(d.get('max_rhat'))}, min bulk ESS {_fmt(d.get('min_ess_bulk'))}, "
+                f"divergences {d.get('divergences', '-')}\n"
             )
             rows = [
                 row

@@ -51,6 +51,7 @@ __all__ = [
     "evidence_dir",
     "load_all",
     "load_evidence",
+    "missing_evidence",
     "observations_for",
 ]
 
@@ -73,7 +74,8 @@ Indication = Literal[
 FitName = Literal["msc", "uc_control", "as_placebo"]
 NonNegInt = Annotated[int, Field(ge=0)]
 PosInt = Annotated[int, Field(gt=0)]
-PosFloat = Annotated[float, Field(gt=0)]
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -84,7 +86,7 @@ class Arm(_Strict):
     """One arm of a source: what was given, and when (weeks from the first infusion)."""
 
     description: str
-    infusion_weeks: list[Annotated[float, Field(ge=0)]] | None = None
+    infusion_weeks: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
     quote: str | None = None
     assumptions: list[str] = []
 
@@ -198,7 +200,7 @@ class Continuous(_Observation):
 
     kind: Literal["continuous"]
     description: str
-    values: dict[str, list[float]]
+    values: dict[str, list[Finite]]
 
 
 class ReportedStatistic(_Observation):
@@ -206,7 +208,7 @@ class ReportedStatistic(_Observation):
 
     kind: Literal["reported_statistic"]
     statistic: str
-    reported: list[float]
+    reported: list[Finite]
     reproduced: bool
     note: str
 
@@ -379,6 +381,21 @@ def load_all(directory: str | Path | None = None) -> dict[str, Evidence]:
     if not files:
         raise ScenarioError(f"no evidence files (*.yaml) in {directory}", file=str(directory))
     return {f.stem: load_evidence(f) for f in files}
+
+
+def missing_evidence(evidence: Mapping[str, Evidence], fit: str) -> list[str]:
+    """What ``fit`` would have to invent: the indications of ``msc`` without a responder
+    count (``responders`` or ``ever_responded``), or the whole fit without observations.
+
+    ``simtrial priors fit`` refuses to write a prior with no data behind it.
+    """
+    found = observations_for(evidence, fit)
+    if fit != "msc":
+        return [] if found else [f"any observation with fit: {fit}"]
+    covered = {ev.indication for ev, obs in found if obs.kind in ("responders", "ever_responded")}
+    return [
+        f"a responder count for {name} (fit: msc)" for name in INDICATIONS if name not in covered
+    ]
 
 
 def observations_for(evidence: Mapping[str, Evidence], fit: str) -> list[tuple[Evidence, Any]]:

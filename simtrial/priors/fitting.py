@@ -434,7 +434,7 @@ def fit_prior(
             'pip install -e ".[fit]" (or ".[test]")'
         ) from None
 
-    from simtrial.priors.evidence import load_all
+    from simtrial.priors.evidence import load_all, missing_evidence
     from simtrial.priors.models import CEILING, MODELS, ONSET_WEEKS
     from simtrial.priors.store import clear_cache, fitted_dir
 
@@ -443,6 +443,13 @@ def fit_prior(
     spec = FITS[name]
     seeds = spec.seeds()
     evidence = load_all(evidence_dir)
+    missing = missing_evidence(evidence, name)
+    if missing:
+        raise PriorError(
+            f"the {name} fit has no evidence for {'; '.join(missing)} in "
+            f"{evidence_dir or 'priors/evidence'}; add an evidence file rather than fit a "
+            "prior with no data behind it"
+        )
     model = MODELS[name](evidence)
     start = time.perf_counter()
     log(f"{name}: sampling {spec.chains} chains x {spec.draws} draws ({spec.tune} tuning)")

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from simtrial.errors import PriorError
+
 __all__ = ["plot_fit"]
 
 
@@ -70,7 +72,11 @@ def _plot_fit(
 ) -> list[Path]:
     nc = store._path(fit, directory, ".nc")
     summary = store._read_summary(fit, directory)
-    idata = az.from_netcdf(nc)
+    store._read_posterior(fit, directory)  # one clear message for a corrupt or foreign file
+    try:
+        idata = az.from_netcdf(nc)
+    except Exception as exc:  # noqa: BLE001 - h5py, xarray and netCDF raise many kinds
+        raise PriorError(f"cannot read the fitted prior {nc}: {exc}") from None
     out = Path(out_dir) if out_dir is not None else Path("results") / "priors" / fit
     out.mkdir(parents=True, exist_ok=True)
     names = _contract_variables(summary, idata)

@@ -35,6 +35,7 @@ from simtrial.errors import PriorError
 
 __all__ = [
     "available_fits",
+    "check_fit",
     "clear_cache",
     "describe",
     "fitted_dir",
@@ -44,6 +45,7 @@ __all__ = [
     "posterior_quantile",
     "resolve_index",
     "summary",
+    "variable_kind",
 ]
 
 _CACHE: dict[tuple[str, str, int], Any] = {}
@@ -94,11 +96,66 @@ def _read_summary(fit: str, directory: Path | str | None) -> dict[str, Any] | No
 
     def load(p: Path) -> dict[str, Any]:
         try:
-            return json.loads(p.read_text())
-        except (OSError, ValueError) as exc:
-            raise PriorError(f"cannot read the fit summary {p}: {exc}") from None
+            with open(p, "rb") as handle:
+                raw = handle.read(MAX_SUMMARY_BYTES + 1)
+            if len(raw) > MAX_SUMMARY_BYTES:
+                raise ValueError(f"larger than {MAX_SUMMARY_BYTES:,} bytes")
+            data = json.loads(raw.decode("utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
+            raise PriorError(
+                f"cannot read the fit summary {p}: {exc}; rebuild it with "
+                f"`simtrial priors fit --summary-only {fit}`"
+            ) from None
+        problem = _summary_problem(data)
+        if problem is not None:
+            raise PriorError(
+                f"{p} is not a simtrial fit summary ({problem}); rebuild it with "
+                f"`simtrial priors fit --summary-only {fit}`"
+            )
+        return data
 
     return _cached("json", path, load)
+
+
+MAX_SUMMARY_BYTES = 16 * 1024**2
+"""Largest ``<fit>.json`` read (the committed ones are under 30 KiB)."""
+
+
+def _summary_problem(data: Any) -> str | None:
+    """What is wrong with the structure of a ``<fit>.json`` summary, or ``None``."""
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}, not an object"
+    for key, kind in (("diagnostics", dict), ("variables", dict)):
+        if not isinstance(data.get(key), kind):
+            return f"no {key!r} object"
+    for key in ("chains", "draws"):
+        if not isinstance(data.get(key), int):
+            return f"no {key!r} count"
+    for var, info in data["variables"].items():
+        if not isinstance(info, dict):
+            return f"variable {var!r} is not an object"
+        dims, coords, stats = info.get("dims"), info.get("coords"), info.get("summary")
+        if (
+            not isinstance(dims, list)
+            or not isinstance(coords, dict)
+            or not isinstance(stats, dict)
+        ):
+            return f"variable {var!r} lacks dims, coords or summary"
+        if not isinstance(info.get("kind"), str):
+            return f"variable {var!r} has no kind"
+        if len(dims) > 1:
+            return f"variable {var!r} has more than one dimension"
+        if dims:
+            labels = coords.get(dims[0])
+            if not isinstance(labels, list) or not labels:
+                return f"variable {var!r} has no labels for {dims[0]!r}"
+            entries = [stats.get(str(label)) for label in labels]
+        else:
+            entries = [stats]
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("mean"), int | float):
+                return f"variable {var!r} has no mean"
+    return None
 
 
 def _read_posterior(fit: str, directory: Path | str | None) -> dict[str, Any]:
@@ -108,25 +165,44 @@ def _read_posterior(fit: str, directory: Path | str | None) -> dict[str, Any]:
     def load(p: Path) -> dict[str, Any]:
         import xarray as xr
 
+        hint = f"; refit it with `simtrial priors fit {fit}` (or restore the committed file)"
         try:
             with xr.open_dataset(p, group="posterior", engine="h5netcdf") as ds:
                 ds = ds.load()
-        except (OSError, ValueError) as exc:
-            raise PriorError(f"cannot read the fitted prior {p}: {exc}") from None
-        out: dict[str, Any] = {}
-        for name, da in ds.data_vars.items():
-            if da.dims[:2] != ("chain", "draw"):
-                raise PriorError(f"{p}: posterior variable {name!r} lacks (chain, draw) dims")
-            dims = [str(d) for d in da.dims[2:]]
-            values = np.asarray(da.values, dtype=float)
-            out[str(name)] = {
-                "dims": dims,
-                "coords": {d: [str(x) for x in da[d].values] for d in dims},
-                "draws": values.reshape((-1,) + values.shape[2:]),
-            }
+            out: dict[str, Any] = {}
+            for name, da in ds.data_vars.items():
+                if da.dims[:2] != ("chain", "draw"):
+                    raise PriorError(
+                        f"{p}: posterior variable {name!r} lacks (chain, draw) dims{hint}"
+                    )
+                dims = [str(d) for d in da.dims[2:]]
+                values = np.asarray(da.values, dtype=float)
+                if values.size == 0 or not np.isfinite(values).all():
+                    raise PriorError(
+                        f"{p}: posterior variable {name!r} has no draws or non-finite draws{hint}"
+                    )
+                out[str(name)] = {
+                    "dims": dims,
+                    "coords": {d: [str(x) for x in da[d].values] for d in dims},
+                    "draws": values.reshape((-1,) + values.shape[2:]),
+                }
+        except PriorError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - h5py, xarray and netCDF raise many kinds
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise PriorError(f"cannot read the fitted prior {p}: {first}{hint}") from None
+        if not out:
+            raise PriorError(f"{p}: the posterior group has no variables{hint}")
         return out
 
     return _cached("nc", path, load)
+
+
+def check_fit(fit: str, directory: Path | str | None = None) -> None:
+    """Read both files of a fit (cached), raising one :class:`PriorError` if either is
+    missing, corrupt, truncated or not a simtrial fit."""
+    _read_summary(fit, directory)
+    _read_posterior(fit, directory)
 
 
 def summary(fit: str, directory: Path | str | None = None) -> dict[str, Any]:
@@ -169,6 +245,17 @@ def describe(fit: str, directory: Path | str | None = None) -> dict[str, dict[st
         var: {"dims": list(info["dims"]), "coords": {k: list(v) for k, v in info["coords"].items()}}
         for var, info in _read_posterior(fit, directory).items()
     }
+
+
+def variable_kind(fit: str, var: str, directory: Path | str | None = None) -> str | None:
+    """``"probability"``, ``"rate"`` or ``"other"`` as the fit summary declares ``var``;
+    ``None`` when the summary does not say."""
+    _variable(fit, var, directory)
+    summary = _read_summary(fit, directory)
+    if summary is None:
+        return None
+    kind = summary.get("variables", {}).get(var, {}).get("kind")
+    return str(kind) if kind is not None else None
 
 
 def _variable(fit: str, var: str, directory: Path | str | None) -> dict[str, Any]:
@@ -232,8 +319,22 @@ def posterior_draws(
     posterior = _read_posterior(fit, directory)
     if var not in posterior:
         raise PriorError(f"{fit}/{var} is in the fit summary but not in its posterior draws")
+    return _column(fit, var, pos, posterior)
+
+
+def _column(fit: str, var: str, pos: int | None, posterior: dict[str, Any]) -> np.ndarray:
+    """The draws of ``var`` (at ``pos``), checked against the summary's labels."""
     draws = posterior[var]["draws"]
-    return draws if pos is None else draws[:, pos]
+    if pos is None:
+        if draws.ndim != 1:
+            raise PriorError(f"{fit}/{var}: the summary and the posterior draws disagree (shape)")
+        return draws
+    if draws.ndim != 2 or pos >= draws.shape[1]:
+        raise PriorError(
+            f"{fit}/{var}: the summary and the posterior draws disagree (labels); "
+            f"refit with `simtrial priors fit {fit}`"
+        )
+    return draws[:, pos]
 
 
 def posterior_mean(
@@ -296,8 +397,7 @@ def joint_draws(
     for (var, _), pos in zip(refs, positions, strict=True):
         if var not in posterior:
             raise PriorError(f"{fit}/{var} is in the fit summary but not in its posterior draws")
-        draws = posterior[var]["draws"]
-        columns.append(draws if pos is None else draws[:, pos])
+        columns.append(_column(fit, var, pos, posterior))
     total = posterior[next(iter(posterior))]["draws"].shape[0]
     rows = rng.integers(0, total, size=n)
     if not columns:
