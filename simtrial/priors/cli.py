@@ -30,7 +30,7 @@ app = typer.Typer(
 )
 
 _REF = re.compile(r"^(?P<fit>[A-Za-z0-9_]+)(?:/(?P<var>[A-Za-z0-9_]+)(?:\[(?P<index>[^\]]+)\])?)?$")
-_FIT_NAMES = ("msc", "as_placebo", "uc_control")
+_FIT_NAMES = ("msc", "msc_v1", "as_placebo", "uc_control")
 
 
 def _fail(exc: Exception) -> None:

@@ -42,6 +42,7 @@ __all__ = [
     "ROBUST_WEIGHT",
     "check_diagnostics",
     "fit_prior",
+    "sample_prior",
     "summarize",
     "write_summary",
 ]
@@ -81,6 +82,23 @@ class FitSpec:
 FITS: dict[str, FitSpec] = {
     "msc": FitSpec(
         name="msc",
+        seed=20260311,
+        kinds={
+            "induction": "probability",
+            "induction_new": "probability",
+            "loss_per_week": "rate",
+            "loss_per_week_new": "rate",
+            "loss_per_week_new_remission": "rate",
+            "ceiling": "probability",
+            "ae_per_infusion": "probability",
+            "sae_per_year": "rate",
+        },
+        description="hierarchical infusion-response model of MSC across indications (v2: "
+        "loss rates pooled within endpoint type, censored AS durations, JIA re-dosing, "
+        "ceiling and onset estimated)",
+    ),
+    "msc_v1": FitSpec(
+        name="msc_v1",
         seed=20260301,
         kinds={
             "induction": "probability",
@@ -90,13 +108,17 @@ FITS: dict[str, FitSpec] = {
             "ae_per_infusion": "probability",
             "sae_per_year": "rate",
         },
-        description="hierarchical infusion-response model of MSC across indications",
+        description="hierarchical infusion-response model of MSC across indications, version 1 "
+        "(superseded by msc; kept for comparison)",
     ),
     "as_placebo": FitSpec(
         name="as_placebo",
         seed=20260302,
         kinds={"theta": "probability", "theta_new": "probability"},
         description="MAP prior of placebo ASAS20 response at week 6 in AS (8 trials)",
+        # 0.95 left one divergence on another machine (issue 11); the non-centred MAP model
+        # has a funnel at small tau, which a smaller step size follows
+        target_accept=0.99,
     ),
     "uc_control": FitSpec(
         name="uc_control",
@@ -394,6 +416,159 @@ class FitResult:
         )
 
 
+def sample_prior(
+    name: str,
+    *,
+    seed: int | None = None,
+    evidence_dir: str | Path | None = None,
+    cores: int = 2,
+    progressbar: bool = True,
+    log: Callable[[str], None] = lambda _: None,
+) -> Any:
+    """Sample one fit and pass its diagnostics gate; return the InferenceData (nothing saved).
+
+    Steps 1-4 of the module docstring. ``seed`` overrides the fit's seed (the slow test runs
+    every fit on three seeds). For ``msc`` (v2) the onset is marginalised in the model; its
+    draws (``onset_weeks``) and the per-draw ``onset_probability`` are added to the posterior
+    before the gate, and the posterior predictive replicates of every pilot statistic
+    (``posterior_predictive.replicate``, coordinate ``check``) are drawn with NumPy from
+    :func:`simtrial.priors.likelihood.pilot_terms`.
+
+    Raises
+    ------
+    PriorError
+        Unknown fit, PyMC missing, or the diagnostics gate failed.
+    """
+    try:
+        import pymc as pm
+    except ImportError:
+        raise PriorError(
+            "fitting priors needs PyMC, which running scenarios does not: "
+            'pip install -e ".[fit]" (or ".[test]")'
+        ) from None
+
+    from simtrial.priors.evidence import load_all
+    from simtrial.priors.models import MODELS
+
+    if name not in FITS:
+        raise _unknown_fit(name)
+    spec = FITS[name]
+    if seed is not None:
+        spec = FitSpec(**{**spec.__dict__, "seed": int(seed)})
+    seeds = spec.seeds()
+    evidence = load_all(evidence_dir)
+    model = MODELS[name](evidence)
+    log(f"{name}: sampling {spec.chains} chains x {spec.draws} draws ({spec.tune} tuning)")
+    with model:
+        idata = pm.sample(
+            draws=spec.draws,
+            tune=spec.tune,
+            chains=spec.chains,
+            cores=max(1, min(cores, spec.chains)),
+            target_accept=spec.target_accept,
+            random_seed=seeds["sample"],
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+        )
+        if name == "msc":
+            add_onset_draws(idata, evidence, np.random.default_rng([seeds["posterior_predictive"], 1]))
+        log(f"{name}: checking diagnostics")
+        check_diagnostics(idata, name)
+        log(f"{name}: prior and posterior predictive sampling")
+        with warnings.catch_warnings():
+            # msc (v2) has its likelihood in Potentials: prior draws rightly ignore them
+            warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
+            prior = pm.sample_prior_predictive(draws=spec.prior_draws, random_seed=seeds["prior"])
+        idata.extend(prior)
+        if model.observed_RVs:
+            pm.sample_posterior_predictive(
+                idata,
+                random_seed=seeds["posterior_predictive"],
+                extend_inferencedata=True,
+                progressbar=progressbar,
+            )
+    if name == "msc":
+        add_pilot_predictive(
+            idata, evidence, "v2", np.random.default_rng(seeds["posterior_predictive"])
+        )
+    idata.posterior.attrs["simtrial_seed"] = spec.seed
+    return idata
+
+
+def add_onset_draws(idata: Any, evidence: Any, rng: np.random.Generator) -> None:
+    """Add ``onset_probability[onset]`` = p(d | θ, y) and a draw ``onset_weeks`` per draw.
+
+    The onset is marginalised in :func:`simtrial.priors.models.msc_model`; given the other
+    parameters of a draw its conditional posterior over the grid is proportional to the
+    likelihood at each onset (uniform prior), so drawing it per draw gives joint posterior
+    draws. The mean of ``onset_probability`` is the Rao-Blackwellised P(onset = d | data).
+    """
+    import xarray as xr
+
+    from simtrial.priors.likelihood import ONSET_GRID, onset_log_weights, pilot_terms
+    from simtrial.priors.models import msc_params
+
+    post = idata.posterior
+    shape = (post.sizes["chain"], post.sizes["draw"])
+    logw = onset_log_weights(pilot_terms(evidence, "v2"), msc_params(post))
+    prob = np.exp(logw)
+    u = rng.random(prob.shape[0])
+    k = np.minimum((np.cumsum(prob, axis=1) < u[:, None]).sum(axis=1), len(ONSET_GRID) - 1)
+    onset = np.asarray(ONSET_GRID)[k]
+    coords = {"chain": post["chain"].values, "draw": post["draw"].values}
+    post["onset_probability"] = xr.DataArray(
+        prob.reshape(shape + (len(ONSET_GRID),)),
+        dims=("chain", "draw", "onset"),
+        coords={**coords, "onset": [f"{d:g}" for d in ONSET_GRID]},
+    )
+    post["onset_weeks"] = xr.DataArray(onset.reshape(shape), dims=("chain", "draw"), coords=coords)
+
+
+def add_pilot_predictive(
+    idata: Any, evidence: Any, version: str, rng: np.random.Generator
+) -> None:
+    """Posterior predictive replicate of every pilot statistic, drawn with NumPy.
+
+    ``posterior_predictive.replicate`` and ``observed_data.replicate`` with coordinate
+    ``check`` = ``"<study>:<observation>/<statistic>"`` (e.g. ``.../redosing_year1/redosed``).
+    """
+    import xarray as xr
+
+    from simtrial.priors.likelihood import pilot_terms, predictive
+    from simtrial.priors.models import msc_params
+
+    post = idata.posterior
+    shape = (post.sizes["chain"], post.sizes["draw"])
+    terms = pilot_terms(evidence, version)
+    params = msc_params(post)
+    onset = (
+        post["onset_weeks"].values.reshape(-1)
+        if "onset_weeks" in post
+        else np.full(shape[0] * shape[1], 2.0)
+    )
+    reps = predictive(terms, params, onset, rng)
+    checks = list(reps)
+    observed = [t.observed[stat] for t in terms for stat in t.observed]
+    pp = xr.Dataset(
+        {
+            "replicate": xr.DataArray(
+                np.stack([reps[c].reshape(shape) for c in checks], axis=-1),
+                dims=("chain", "draw", "check"),
+                coords={"chain": post["chain"].values, "draw": post["draw"].values,
+                        "check": checks},
+            )
+        }
+    )
+    obs = xr.Dataset(
+        {"replicate": xr.DataArray(np.array(observed), dims=("check",), coords={"check": checks})}
+    )
+    for group, ds in (("posterior_predictive", pp), ("observed_data", obs)):
+        if group in idata.groups():
+            delattr(idata, group)
+            idata._groups.remove(group)
+        idata.add_groups({group: ds})
+
+
 def fit_prior(
     name: str,
     *,
@@ -426,54 +601,25 @@ def fit_prior(
     ScenarioError
         An evidence file is invalid.
     """
-    try:
-        import pymc as pm
-    except ImportError:
-        raise PriorError(
-            "fitting priors needs PyMC, which running scenarios does not: "
-            'pip install -e ".[fit]" (or ".[test]")'
-        ) from None
-
     from simtrial.priors.evidence import load_all
-    from simtrial.priors.models import CEILING, MODELS, ONSET_WEEKS
+    from simtrial.priors.models import CEILING, ONSET_WEEKS
     from simtrial.priors.store import clear_cache, fitted_dir
 
     if name not in FITS:
         raise _unknown_fit(name)
     spec = FITS[name]
-    seeds = spec.seeds()
-    evidence = load_all(evidence_dir)
-    model = MODELS[name](evidence)
     start = time.perf_counter()
-    log(f"{name}: sampling {spec.chains} chains x {spec.draws} draws ({spec.tune} tuning)")
-    with model:
-        idata = pm.sample(
-            draws=spec.draws,
-            tune=spec.tune,
-            chains=spec.chains,
-            cores=max(1, min(cores, spec.chains)),
-            target_accept=spec.target_accept,
-            random_seed=seeds["sample"],
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-        )
-        log(f"{name}: checking diagnostics")
-        check_diagnostics(idata, name)
-        log(f"{name}: prior and posterior predictive sampling")
-        prior = pm.sample_prior_predictive(draws=spec.prior_draws, random_seed=seeds["prior"])
-        idata.extend(prior)
-        pm.sample_posterior_predictive(
-            idata,
-            random_seed=seeds["posterior_predictive"],
-            extend_inferencedata=True,
-            progressbar=progressbar,
-        )
+    idata = sample_prior(
+        name, evidence_dir=evidence_dir, cores=cores, progressbar=progressbar, log=log
+    )
+    evidence = load_all(evidence_dir)
     seconds = time.perf_counter() - start
     # keep the sample statistics ArviZ's diagnostics and plots use; drop timings (not
     # reproducible) and eigenvalue placeholders, so the committed file stays small
     keep = [k for k in _SAMPLE_STATS if k in idata.sample_stats]
     idata.sample_stats = idata.sample_stats[keep]
-    sources = sorted({ev.study for ev in evidence.values() for _ in ev.observations_for(name)})
+    sources = sorted({ev.study for ev in evidence.values() for _ in ev.observations_for(
+        "msc" if name.startswith("msc") else name)})
     idata.posterior.attrs.update(
         {
             "simtrial_fit": name,
@@ -482,9 +628,21 @@ def fit_prior(
             "simtrial_fit_seconds": seconds,
         }
     )
-    if name == "msc":
+    if name == "msc_v1":
         idata.posterior.attrs.update(
             {"simtrial_onset_weeks": ONSET_WEEKS, "simtrial_ceiling": CEILING}
+        )
+    if name == "msc":
+        from simtrial.priors.likelihood import ONSET_GRID
+        from simtrial.priors.models import CEILING_PRIOR, SIGMA_LOSS_SCALE
+
+        idata.posterior.attrs.update(
+            {
+                "simtrial_onset_grid": ", ".join(f"{d:g}" for d in ONSET_GRID),
+                "simtrial_ceiling_prior": f"Beta{CEILING_PRIOR}",
+                "simtrial_sigma_loss_prior": f"HalfNormal({SIGMA_LOSS_SCALE})",
+                "simtrial_model_version": 2,
+            }
         )
     directory = Path(out_dir) if out_dir is not None else fitted_dir()
     directory.mkdir(parents=True, exist_ok=True)
