@@ -42,7 +42,9 @@ __all__ = [
     "ROBUST_WEIGHT",
     "check_diagnostics",
     "fit_prior",
+    "mean_usable_threshold",
     "sample_prior",
+    "tail_khat",
     "summarize",
     "write_summary",
 ]
@@ -221,12 +223,32 @@ def check_diagnostics(
     return result
 
 
-def _entry_stats(draws: np.ndarray, divergences: int) -> dict[str, float | int]:
+def tail_khat(draws: np.ndarray) -> float:
+    """Pareto k̂ of the right tail of positive draws (PSIS; Vehtari et al. 2024, JMLR 25(72)).
+
+    The draws are treated as importance ratios: k̂ estimates the tail index, so the mean exists
+    if k < 1 and has finite variance if k < 0.5. NaN for draws that are not all positive.
+    """
+    import arviz as az
+
+    flat = np.asarray(draws, dtype=float).reshape(-1)
+    if not (flat > 0).all():
+        return math.nan
+    return float(az.psislw(np.log(flat))[1])
+
+
+def mean_usable_threshold(n_draws: int) -> float:
+    """k̂ threshold ``min(1 - 1/log10(S), 0.7)`` of Vehtari et al. (2024, §3.2.4)."""
+    return min(1.0 - 1.0 / math.log10(max(n_draws, 11)), 0.7)
+
+
+def _entry_stats(draws: np.ndarray, divergences: int, kind: str = "other") -> dict[str, Any]:
+    """Summary statistics of one variable (see :func:`summarize`)."""
     import arviz as az
 
     flat = draws.reshape(-1)
     q025, q50, q975 = np.quantile(flat, [0.025, 0.5, 0.975])
-    return {
+    out: dict[str, Any] = {
         "mean": float(flat.mean()),
         "sd": float(flat.std(ddof=1)),
         "q025": float(q025),
@@ -238,6 +260,25 @@ def _entry_stats(draws: np.ndarray, divergences: int) -> dict[str, float | int]:
         "ess_tail": float(az.ess(draws, method="tail")),
         "divergences": int(divergences),
     }
+    if kind == "rate" and (flat > 0).all():
+        logs = np.log(flat)
+        lq = np.quantile(logs, [0.025, 0.5, 0.975])
+        out.update(
+            {
+                "log_mean": float(logs.mean()),
+                "log_sd": float(logs.std(ddof=1)),
+                "log_q025": float(lq[0]),
+                "log_q50": float(lq[1]),
+                "log_q975": float(lq[2]),
+            }
+        )
+    if kind in ("rate", "probability"):
+        k = tail_khat(flat) if kind == "rate" else -math.inf
+        usable = bool(k < mean_usable_threshold(flat.size))
+        out["tail_khat"] = None if not math.isfinite(k) else k
+        out["mean_usable"] = usable
+        out["point_summary"] = "mean" if usable else "median"
+    return out
 
 
 def _mixture_entry(flat: np.ndarray, kind: str, rng: np.random.Generator) -> dict[str, Any]:
@@ -306,8 +347,14 @@ def summarize(idata: Any, spec: FitSpec) -> dict[str, Any]:
                              "summary": STATS            # scalar variable
                                      | {LABEL: STATS}}}} # one-dimensional variable
 
-    ``STATS``: ``mean, sd, q025, q50, q975, mcse_mean, rhat, ess_bulk, ess_tail, divergences``
-    and, for probabilities and rates, ``mixture_family``, ``mixture`` (``[{weight, a, b}]``;
+    ``STATS``: ``mean, sd, q025, q50, q975, mcse_mean, rhat, ess_bulk, ess_tail, divergences``;
+    for rates also the summaries of ``log`` of the draws (``log_mean, log_sd, log_q025,
+    log_q50, log_q975``: rates are summarised on the log scale, where they are roughly
+    symmetric); for probabilities and rates ``tail_khat`` (:func:`tail_khat`; ``null`` for
+    probabilities, which are bounded), **``mean_usable``** (k̂ below
+    :func:`mean_usable_threshold`, 0.7 for 4000 draws: the mean exists and its Monte Carlo
+    estimate is reliable) and **``point_summary``** (``"mean"`` if usable, else
+    ``"median"``: the single value a plug-in calculation such as power may use), and ``mixture_family``, ``mixture`` (``[{weight, a, b}]``;
     Beta(a, b) or Gamma(shape a, rate b)), ``ess`` (``{elir, moment, morita}``) and ``robust``
     (``{weight, mean, mixture, ess}``).
     """
@@ -320,7 +367,7 @@ def summarize(idata: Any, spec: FitSpec) -> dict[str, Any]:
         coords = {d: [str(x) for x in da[d].values] for d in dims}
 
         def entry(draws: np.ndarray, i: int, kind: str = kind, v_index: int = v_index) -> Any:
-            stats: dict[str, Any] = dict(_entry_stats(draws, divergences))
+            stats: dict[str, Any] = dict(_entry_stats(draws, divergences, kind))
             if kind in ("probability", "rate"):
                 rng = np.random.default_rng([seeds["mixture"], v_index, i])
                 stats.update(_mixture_entry(draws.reshape(-1), kind, rng))
