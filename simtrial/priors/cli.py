@@ -270,3 +270,22 @@ def compare_cmd(
             typer.echo(str(path))
     except SimtrialError as exc:
         _fail(exc)
+
+
+@app.command("report")
+def report_cmd(
+    fit: Annotated[str, typer.Argument(help="Fit name, e.g. msc.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Output directory (default results/priors/FIT).")
+    ] = None,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Fitted priors directory (default priors/fitted).")
+    ] = None,
+) -> None:
+    """Write a self-contained HTML posterior report (traces, forest, PPC, mixtures, ESS)."""
+    try:
+        from simtrial.priors.report import write_report
+
+        typer.echo(str(write_report(fit, directory=directory, out_dir=out)))
+    except SimtrialError as exc:
+        _fail(exc)

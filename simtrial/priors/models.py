@@ -318,7 +318,8 @@ def msc_model(evidence: Mapping[str, Evidence]) -> pm.Model:
         \operatorname{logit} q_j = \mu_q + \sigma_q z_j, \qquad
         \log \lambda_j = \mu_{\lambda, t(j)} + \sigma_\lambda w_j, \qquad z_j, w_j \sim N(0,1),
 
-    ``t(j)`` the endpoint type of :data:`ENDPOINT_TYPE` (``response`` or ``remission``).
+    ``t(j)`` the endpoint type of :data:`ENDPOINT_TYPE` (``response`` or ``remission``); an
+    indication alone in its type (SLE) has :math:`\log\lambda_j = \mu_{\lambda,t(j)}`.
 
     - ``mu_induction`` :math:`\mu_q \sim N(0, 1.5^2)`, ``sigma_induction`` :math:`\sigma_q \sim
       \text{HalfNormal}(1)` (as v1);
@@ -370,8 +371,12 @@ def msc_model(evidence: Mapping[str, Evidence]) -> pm.Model:
         mu_l = pm.Normal("mu_loss", float(np.log(1 / 26)), 2.0, dims="endpoint_type")
         sigma_l = pm.HalfNormal("sigma_loss", SIGMA_LOSS_SCALE)
         z_l = pm.Normal("z_loss", 0.0, 1.0, dims="indication")
+        # an indication alone in its endpoint type (SLE) is the type mean: its deviation from
+        # the mean would not be identified, and left free it forms a curved ridge with the
+        # mean that the sampler trips on (divergences); its z_loss stays a prior draw
+        pooled = np.array([float(np.sum(type_index == t) > 1) for t in type_index])
         lam = pm.Deterministic(
-            "loss_per_week", pt.exp(mu_l[type_index] + sigma_l * z_l), dims="indication"
+            "loss_per_week", pt.exp(mu_l[type_index] + sigma_l * z_l * pooled), dims="indication"
         )
         z_l_new = pm.Normal("z_loss_new", 0.0, 1.0)
         pm.Deterministic("loss_per_week_new", pt.exp(mu_l[0] + sigma_l * z_l_new))
