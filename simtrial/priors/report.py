@@ -106,7 +106,9 @@ def _studies(fit: str) -> str:
     name = "msc" if fit.startswith("msc") else fit
     parts = []
     for ev in load_all().values():
-        used = list(ev.observations_for(name))
+        used = [
+            o for o in ev.observations_for(name) if not (fit == "msc_v1" and o.kind == "redosing")
+        ]
         if not used:
             continue
         items = []
