@@ -314,3 +314,25 @@ def test_unsafe_yaml_is_refused(tmp_path):
 def test_load_all_on_an_empty_directory(tmp_path):
     with pytest.raises(ScenarioError, match="no evidence files"):
         load_all(tmp_path)
+
+
+def test_redosing_and_censoring_rules(tmp_path):
+    """New v2 observation fields are validated with file, line and field."""
+    redose = GOOD.replace("    kind: responders", "    kind: redosing").replace(
+        "    responders: 4\n    week: 16\n    endpoint: ACR20\n",
+        "    infusions: [3, 2, 0]\n    responding: 3\n    horizon_weeks: 52\n"
+        "    endpoint: x\n    responding_quote: r\n",
+    )
+    with pytest.raises(ScenarioError, match="summing to n = 6") as info:
+        load_evidence(write(tmp_path, redose))
+    assert info.value.path == "observations[0].infusions"
+    assert load_evidence(write(tmp_path, redose.replace("[3, 2, 0]", "[3, 3, 0]"))).observations[
+        0
+    ].infusions == [3, 3, 0]
+    duration = GOOD.replace("    kind: responders", "    kind: mean_duration").replace(
+        "    n: 6\n    responders: 4\n    week: 16\n    endpoint: ACR20\n",
+        "    responders: 24\n    mean_weeks: 17.1\n    censored_at_weeks: 16\n",
+    )
+    with pytest.raises(ScenarioError, match="cannot exceed the cut-off") as info:
+        load_evidence(write(tmp_path, duration))
+    assert info.value.path == "observations[0].censored_at_weeks"
