@@ -146,7 +146,8 @@ def test_point_summary_flags_heavy_tails(summaries):
             if kind == "probability":
                 assert s["mean_usable"] is True and s["point_summary"] == "mean", (var, label)
             if kind == "rate":
-                assert s["log_q50"] == pytest.approx(np.log(s["q50"]), rel=1e-9)
+                # the median of an even number of draws interpolates: equal up to that
+                assert s["log_q50"] == pytest.approx(np.log(s["q50"]), rel=1e-3)
                 assert s["mean_usable"] == (s["tail_khat"] < 0.7)
     assert mean_usable_threshold(4000) == 0.7
     rng = np.random.default_rng(3)
