@@ -258,8 +258,10 @@ def compare_cmd(
     ] = None,
     scenarios: Annotated[
         list[Path] | None,
-        typer.Option("--scenario", help="Scenario files for the sensitivity table "
-                     "(default scenarios/*.yaml)."),
+        typer.Option(
+            "--scenario",
+            help="Scenario files for the sensitivity table (default scenarios/*.yaml).",
+        ),
     ] = None,
 ) -> None:
     """Compare msc (v2) with msc_v1: ELPD, predictive checks per pilot, prior sensitivity."""

@@ -118,9 +118,7 @@ def elpd(idatas: Mapping[str, Any], evidence: Any) -> dict[str, Any]:
             "version": m["version"],
             "elpd": float(e.sum()),
             "se": float(math.sqrt(len(e) * e.var(ddof=1))),
-            "pareto_k_over_0.7": [
-                n for n in names if (m["points"][n]["pareto_k"] or 0.0) > 0.7
-            ],
+            "pareto_k_over_0.7": [n for n in names if (m["points"][n]["pareto_k"] or 0.0) > 0.7],
             "points": {n: m["points"][n] for n in names},
         }
     fits = list(per_model)
@@ -153,7 +151,9 @@ def posterior_checks(idatas: Mapping[str, Any], evidence: Any, seed: int = 20261
         params = msc_params(post)
         rng = np.random.default_rng([seed, len(out)])
         reps = predictive(terms, params, _onset(post), rng)
-        observed = {f"{t.name}/{s}": (v, t.name in own) for t in terms for s, v in t.observed.items()}
+        observed = {
+            f"{t.name}/{s}": (v, t.name in own) for t in terms for s, v in t.observed.items()
+        }
         # outside both likelihoods: SLE in remission at 5 years (28/68) and the ASDAS check
         if version == "v2":
             p_rel = relapse_probability(params["loss"][:, sle], 260.0, 52.0)
@@ -179,6 +179,7 @@ def posterior_checks(idatas: Mapping[str, Any], evidence: Any, seed: int = 20261
                 "observed": value,
                 "q025": float(lo),
                 "q50": float(np.quantile(r, 0.5)),
+                "mean": float(r.mean()),
                 "q975": float(hi),
                 "p_le": float(np.mean(r <= value)),
                 "covered_95": bool(lo <= value <= hi),
@@ -231,8 +232,12 @@ def sensitivity_weights(idata: Any) -> dict[str, dict[str, Any]]:
     prob = np.asarray(post["onset_probability"].values, float).reshape(n, -1)
     for j, d in enumerate(ONSET_GRID):
         w = prob[:, j] / prob[:, j].sum()
-        out[f"onset = {d:g} weeks"] = {"weights": w, "pareto_k": None, "onset": float(d),
-                                       "posterior_probability": float(prob[:, j].mean())}
+        out[f"onset = {d:g} weeks"] = {
+            "weights": w,
+            "pareto_k": None,
+            "onset": float(d),
+            "posterior_probability": float(prob[:, j].mean()),
+        }
     return out
 
 
@@ -262,9 +267,7 @@ def _scenario_rows(path: Path, idata: Any, settings: dict[str, dict[str, Any]]) 
         msc_arms = [
             a
             for a in sc.arms
-            if any(
-                isinstance(p, PriorParam) and p.fit == "msc" for _, p in arm_parameters(sc, a)
-            )
+            if any(isinstance(p, PriorParam) and p.fit == "msc" for _, p in arm_parameters(sc, a))
             and sc.arms[a].response is not None
         ]
         if not msc_arms:
@@ -304,8 +307,9 @@ def _scenario_rows(path: Path, idata: Any, settings: dict[str, dict[str, Any]]) 
                     "pareto_k": setting["pareto_k"],
                 }
                 try:
-                    p_draw = endpoint_law(per_draw[arm], sc.endpoint).success
-                    p_mean = endpoint_law(means[arm], sc.endpoint).success
+                    # P(endpoint) as in summary.json: with dropouts as non-responders
+                    p_draw = endpoint_law(per_draw[arm], sc.endpoint).nri()
+                    p_mean = endpoint_law(means[arm], sc.endpoint).nri()
                     row["endpoint_at_means"] = float(p_mean)
                     row["endpoint_mean"] = float(np.sum(w * p_draw))
                 except ValueError as exc:  # re-dosing or time-to-loss: no closed form
@@ -373,8 +377,15 @@ def summaries_side_by_side(idatas: Mapping[str, Any]) -> dict[str, Any]:
     for fit, idata in idatas.items():
         post = idata.posterior
         rows: dict[str, Any] = {}
-        for var in ("induction", "loss_per_week", "induction_new", "loss_per_week_new",
-                    "ceiling", "onset_weeks", "sigma_loss"):
+        for var in (
+            "induction",
+            "loss_per_week",
+            "induction_new",
+            "loss_per_week_new",
+            "ceiling",
+            "onset_weeks",
+            "sigma_loss",
+        ):
             if var not in post:
                 continue
             da = post[var]
@@ -384,8 +395,12 @@ def summaries_side_by_side(idatas: Mapping[str, Any]) -> dict[str, Any]:
                 x = np.asarray((da.isel({dims[0]: i}) if dims else da).values).reshape(-1)
                 key = var if lab is None else f"{var}[{lab}]"
                 q = np.quantile(x, [0.025, 0.5, 0.975])
-                rows[key] = {"q025": float(q[0]), "q50": float(q[1]), "q975": float(q[2]),
-                             "mean": float(x.mean())}
+                rows[key] = {
+                    "q025": float(q[0]),
+                    "q50": float(q[1]),
+                    "q975": float(q[2]),
+                    "mean": float(x.mean()),
+                }
         out[fit] = rows
     return out
 
@@ -406,27 +421,42 @@ def to_markdown(result: Mapping[str, Any]) -> str:
     lines = ["# msc v2 against msc_v1", ""]
     s = result["summaries"]
     fits = list(s)
-    lines += ["## Posterior summaries (median [95% interval])", "",
-              "| parameter | " + " | ".join(fits) + " |", "|---|" + "---|" * len(fits)]
+    lines += [
+        "## Posterior summaries (median [95% interval])",
+        "",
+        "| parameter | " + " | ".join(fits) + " |",
+        "|---|" + "---|" * len(fits),
+    ]
     keys = list(dict.fromkeys(k for f in fits for k in s[f]))
     for k in keys:
         cells = []
         for f in fits:
             r = s[f].get(k)
-            cells.append("–" if r is None else f"{_f(r['q50'], 4)} [{_f(r['q025'], 4)}, "
-                         f"{_f(r['q975'], 4)}]")
+            cells.append(
+                "–" if r is None else f"{_f(r['q50'], 4)} [{_f(r['q025'], 4)}, {_f(r['q975'], 4)}]"
+            )
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     e = result["elpd"]
-    lines += ["", "## ELPD on the same pilot data", "",
-              "| model | ELPD | SE | points with Pareto k > 0.7 |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## ELPD on the same pilot data",
+        "",
+        "| model | ELPD | SE | points with Pareto k > 0.7 |",
+        "|---|---|---|---|",
+    ]
     for f, m in e["models"].items():
-        lines.append(f"| {f} | {_f(m['elpd'], 2)} | {_f(m['se'], 2)} | "
-                     f"{', '.join(x.split(':')[1] for x in m['pareto_k_over_0.7']) or 'none'} |")
+        lines.append(
+            f"| {f} | {_f(m['elpd'], 2)} | {_f(m['se'], 2)} | "
+            f"{', '.join(x.split(':')[1] for x in m['pareto_k_over_0.7']) or 'none'} |"
+        )
     if "difference" in e:
         d = e["difference"]
         lines.append(f"\nDifference {d['of']}: {_f(d['elpd_diff'], 2)} (SE {_f(d['se'], 2)}).")
-    lines += ["", "| observation | " + " | ".join(f"{f} elpd (k)" for f in e["models"]) + " |",
-              "|---|" + "---|" * len(e["models"])]
+    lines += [
+        "",
+        "| observation | " + " | ".join(f"{f} elpd (k)" for f in e["models"]) + " |",
+        "|---|" + "---|" * len(e["models"]),
+    ]
     for n in e["observations"]:
         cells = []
         for m in e["models"].values():
@@ -434,35 +464,69 @@ def to_markdown(result: Mapping[str, Any]) -> str:
             k = "" if p["pareto_k"] is None else f" ({_f(p['pareto_k'], 2)})"
             cells.append(f"{_f(p['elpd'], 2)}{k}" + (" †" if p["pareto_k"] is None else ""))
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
-    lines.append("\n† not in that model's likelihood: log predictive density of the full "
-                 "posterior (an out-of-sample score).")
+    lines.append(
+        "\n† not in that model's likelihood: log predictive density of the full "
+        "posterior (an out-of-sample score)."
+    )
     c = result["checks"]
     lines += ["", "## Posterior predictive checks per pilot", ""]
     for f, m in c.items():
-        lines += [f"### {f}: 95% intervals cover {m['coverage_95']}", "",
-                  "| check | observed | 95% predictive interval | P(rep <= obs) | in likelihood |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"### {f}: 95% intervals cover {m['coverage_95']}",
+            "",
+            "| check | observed | predictive mean | 95% predictive interval | P(rep <= obs) "
+            "| in likelihood |",
+            "|---|---|---|---|---|---|",
+        ]
         for k, r in m["checks"].items():
             mark = "" if r["covered_95"] else " **outside**"
-            lines.append(f"| {k} | {_f(r['observed'])}{mark} | {_f(r['q025'])} – "
-                         f"{_f(r['q975'])} | {_f(r['p_le'])} | {'yes' if r['in_likelihood'] else 'no'} |")
+            lines.append(
+                f"| {k} | {_f(r['observed'])}{mark} | {_f(r['mean'])} | {_f(r['q025'])} – "
+                f"{_f(r['q975'])} | {_f(r['p_le'])} | {'yes' if r['in_likelihood'] else 'no'} |"
+            )
         lines.append("")
     sens = result["sensitivity"]
-    lines += ["## Prior sensitivity of the shipped scenarios", "",
-              "MSC-arm endpoint probability at the posterior means (what power uses) / its "
-              "posterior mean (what assurance averages); power and assurance by the exact engine "
-              "where it applies, at the scenario's largest n_total. k: Pareto k̂ of the "
-              "importance weights (> 0.7: unreliable).", "",
-              "| setting | k | " + "posterior P | " + "|", ""]
+    lines += [
+        "## Prior sensitivity of the shipped scenarios",
+        "",
+        "MSC-arm P(endpoint) (dropouts as non-responders) at the posterior means (what "
+        "power uses) / its "
+        "posterior mean (what assurance averages); power and assurance by the exact engine "
+        "where it applies, at the scenario's largest n_total. k: Pareto k̂ of the "
+        "importance weights (> 0.7: unreliable).",
+        "",
+        "| setting | k | " + "posterior P | " + "|",
+        "",
+    ]
     lines = lines[:-2]
     lines += ["| setting | Pareto k | posterior probability |", "|---|---|---|"]
     for label, st in sens["settings"].items():
-        lines.append(f"| {label} | {_f(st.get('pareto_k'), 2)} | "
-                     f"{_f(st.get('posterior_probability'))} |")
-    lines += ["", "| scenario / variant | setting | endpoint at means | endpoint mean | power | "
-              "assurance |", "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {label} | {_f(st.get('pareto_k'), 2)} | {_f(st.get('posterior_probability'))} |"
+        )
+    lines += [
+        "",
+        "| scenario / variant | setting | endpoint at means | endpoint mean | power | assurance |",
+        "|---|---|---|---|---|---|",
+    ]
+    skipped = sorted(
+        {
+            f"{r['scenario']} / {r['variant']}"
+            for r in sens["rows"]
+            if r.get("endpoint_at_means") is None and r.get("power") is None
+        }
+    )
     for r in sens["rows"]:
-        lines.append(f"| {r['scenario']} / {r['variant']} | {r['setting']} | "
-                     f"{_f(r.get('endpoint_at_means'))} | {_f(r.get('endpoint_mean'))} | "
-                     f"{_f(r.get('power'))} | {_f(r.get('assurance'))} |")
+        if f"{r['scenario']} / {r['variant']}" in skipped:
+            continue
+        lines.append(
+            f"| {r['scenario']} / {r['variant']} | {r['setting']} | "
+            f"{_f(r.get('endpoint_at_means'))} | {_f(r.get('endpoint_mean'))} | "
+            f"{_f(r.get('power'))} | {_f(r.get('assurance'))} |"
+        )
+    if skipped:
+        lines.append(
+            f"\nNot in the table (re-dosing on loss has no closed form; simulate it "
+            f"with `simtrial run`): {', '.join(skipped)}."
+        )
     return "\n".join(lines) + "\n"

@@ -210,8 +210,9 @@ class Redosing(_Observation):
                 ("infusions",),
             )
         if self.responding > self.n:
-            raise _FieldError(f"{self.responding} responding is more than n = {self.n}",
-                              ("responding",))
+            raise _FieldError(
+                f"{self.responding} responding is more than n = {self.n}", ("responding",)
+            )
         return self
 
 

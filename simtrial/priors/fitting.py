@@ -354,9 +354,10 @@ def summarize(idata: Any, spec: FitSpec) -> dict[str, Any]:
     probabilities, which are bounded), **``mean_usable``** (k̂ below
     :func:`mean_usable_threshold`, 0.7 for 4000 draws: the mean exists and its Monte Carlo
     estimate is reliable) and **``point_summary``** (``"mean"`` if usable, else
-    ``"median"``: the single value a plug-in calculation such as power may use), and ``mixture_family``, ``mixture`` (``[{weight, a, b}]``;
-    Beta(a, b) or Gamma(shape a, rate b)), ``ess`` (``{elir, moment, morita}``) and ``robust``
-    (``{weight, mean, mixture, ess}``).
+    ``"median"``: the single value a plug-in calculation such as power may use), and
+    ``mixture_family``, ``mixture`` (``[{weight, a, b}]``; Beta(a, b) or Gamma(shape a,
+    rate b)), ``ess`` (``{elir, moment, morita}``) and ``robust`` (``{weight, mean, mixture,
+    ess}``).
     """
     seeds = spec.seeds()
     divergences = int(idata.sample_stats["diverging"].values.sum())
@@ -518,13 +519,17 @@ def sample_prior(
             compute_convergence_checks=False,
         )
         if name == "msc":
-            add_onset_draws(idata, evidence, np.random.default_rng([seeds["posterior_predictive"], 1]))
+            add_onset_draws(
+                idata, evidence, np.random.default_rng([seeds["posterior_predictive"], 1])
+            )
         log(f"{name}: checking diagnostics")
         check_diagnostics(idata, name)
         log(f"{name}: prior and posterior predictive sampling")
         with warnings.catch_warnings():
             # msc (v2) has its likelihood in Potentials: prior draws rightly ignore them
-            warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
+            warnings.filterwarnings(
+                "ignore", message="The effect of Potentials", category=UserWarning
+            )
             prior = pm.sample_prior_predictive(draws=spec.prior_draws, random_seed=seeds["prior"])
         idata.extend(prior)
         if model.observed_RVs:
@@ -571,9 +576,7 @@ def add_onset_draws(idata: Any, evidence: Any, rng: np.random.Generator) -> None
     post["onset_weeks"] = xr.DataArray(onset.reshape(shape), dims=("chain", "draw"), coords=coords)
 
 
-def add_pilot_predictive(
-    idata: Any, evidence: Any, version: str, rng: np.random.Generator
-) -> None:
+def add_pilot_predictive(idata: Any, evidence: Any, version: str, rng: np.random.Generator) -> None:
     """Posterior predictive replicate of every pilot statistic, drawn with NumPy.
 
     ``posterior_predictive.replicate`` and ``observed_data.replicate`` with coordinate
@@ -601,8 +604,11 @@ def add_pilot_predictive(
             "replicate": xr.DataArray(
                 np.stack([reps[c].reshape(shape) for c in checks], axis=-1),
                 dims=("chain", "draw", "check"),
-                coords={"chain": post["chain"].values, "draw": post["draw"].values,
-                        "check": checks},
+                coords={
+                    "chain": post["chain"].values,
+                    "draw": post["draw"].values,
+                    "check": checks,
+                },
             )
         }
     )
@@ -665,8 +671,13 @@ def fit_prior(
     # reproducible) and eigenvalue placeholders, so the committed file stays small
     keep = [k for k in _SAMPLE_STATS if k in idata.sample_stats]
     idata.sample_stats = idata.sample_stats[keep]
-    sources = sorted({ev.study for ev in evidence.values() for _ in ev.observations_for(
-        "msc" if name.startswith("msc") else name)})
+    sources = sorted(
+        {
+            ev.study
+            for ev in evidence.values()
+            for _ in ev.observations_for("msc" if name.startswith("msc") else name)
+        }
+    )
     idata.posterior.attrs.update(
         {
             "simtrial_fit": name,

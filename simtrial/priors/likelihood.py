@@ -206,8 +206,9 @@ def censored_mean_logpdf(
 # -- SLE: relapse after a remission reached at an unknown time --------------------------------
 
 
-def relapse_probability(lam: Any, follow_up_weeks: float, remission_within_weeks: float,
-                        ops: Ops = NUMPY) -> Any:
+def relapse_probability(
+    lam: Any, follow_up_weeks: float, remission_within_weeks: float, ops: Ops = NUMPY
+) -> Any:
     r"""P(relapse observed by the end of follow-up ``T``) for a patient who reached remission.
 
     The time :math:`\tau` remission was reached is not reported; it is taken as uniform on
@@ -333,8 +334,9 @@ class Term:
     uses_onset: bool = True
 
 
-def _binomial_term(name: str, study: str, kind: str, n: int, k: int, prob: Any,
-                   uses_onset: bool = True) -> Term:
+def _binomial_term(
+    name: str, study: str, kind: str, n: int, k: int, prob: Any, uses_onset: bool = True
+) -> Term:
     def loglik(p: dict[str, Any], d: float, ops: Ops) -> Any:
         return binomial_logpmf(k, n, prob(p, d, ops), ops)
 
@@ -365,13 +367,16 @@ def pilot_terms(evidence: Any, version: str = "v2") -> list[Term]:
         kind = obs.kind
         weeks = ev.arms[obs.arm].infusion_weeks if obs.arm in ev.arms else None
         if kind == "responders":
+
             def prob(p: Any, d: float, ops: Ops, j: int = j, w: Any = weeks, o: Any = obs) -> Any:
                 c = p["ceiling"] if v2 else 1.0
-                return response_probability(p["induction"][..., j], p["loss"][..., j], c, w,
-                                            o.week, d, ops)
+                return response_probability(
+                    p["induction"][..., j], p["loss"][..., j], c, w, o.week, d, ops
+                )
 
             terms.append(_binomial_term(name, ev.study, kind, obs.n, obs.responders, prob))
         elif kind == "ever_responded":
+
             def prob(p: Any, d: float, ops: Ops, j: int = j, w: Any = weeks, o: Any = obs) -> Any:
                 c = p["ceiling"] if v2 else 1.0
                 return ever_probability(p["induction"][..., j], c, w, o.within_weeks, d)
@@ -383,19 +388,31 @@ def pilot_terms(evidence: Any, version: str = "v2") -> list[Term]:
             else:
                 t, a = obs.follow_up_weeks, 0.0
 
-            def prob(p: Any, d: float, ops: Ops, j: int = j, t: float = t, a: float = a) -> Any:
+            def relapse(p: Any, d: float, ops: Ops, j: int = j, t: float = t, a: float = a) -> Any:
                 return relapse_probability(p["loss"][..., j], t, a, ops)
 
-            terms.append(_binomial_term(name, ev.study, kind, obs.responders, obs.relapses, prob,
-                                        uses_onset=False))
+            terms.append(
+                _binomial_term(
+                    name, ev.study, kind, obs.responders, obs.relapses, relapse, uses_onset=False
+                )
+            )
         elif kind == "mean_duration":
             terms.append(_duration_term(name, ev.study, j, obs, v2))
         elif kind == "redosing":
             if v2:
                 terms.append(_redosing_term(name, ev.study, j, obs))
         elif kind == "infusion_reactions":
-            terms.append(_binomial_term(name, ev.study, kind, obs.infusions, obs.events,
-                                        lambda p, d, ops: p["ae"], uses_onset=False))
+            terms.append(
+                _binomial_term(
+                    name,
+                    ev.study,
+                    kind,
+                    obs.infusions,
+                    obs.events,
+                    lambda p, d, ops: p["ae"],
+                    uses_onset=False,
+                )
+            )
         elif kind == "serious_events":
             terms.append(_poisson_term(name, ev.study, obs.patient_years, obs.events))
     return terms
@@ -408,8 +425,7 @@ def _duration_term(name: str, study: str, j: int, obs: Any, v2: bool) -> Term:
     def loglik(p: dict[str, Any], d: float, ops: Ops) -> Any:
         lam = p["loss"][..., j]
         if math.isinf(cut):  # Gamma(shape m, rate m λ) density of the mean (v1)
-            return (m * ops.log(m * lam) + (m - 1) * math.log(mean) - m * lam * mean
-                    - math.lgamma(m))
+            return m * ops.log(m * lam) + (m - 1) * math.log(mean) - m * lam * mean - math.lgamma(m)
         return censored_mean_logpdf(lam, m, mean, cut, ops)
 
     def predict(p: dict[str, np.ndarray], d: float, rng: np.random.Generator) -> dict[str, Any]:
@@ -424,8 +440,9 @@ def _redosing_term(name: str, study: str, j: int, obs: Any) -> Term:
     n, infusions, r, h = int(obs.n), list(obs.infusions), int(obs.responding), obs.horizon_weeks
 
     def probs(p: dict[str, Any], d: float, ops: Ops) -> dict[str, Any]:
-        return redosing_probabilities(p["induction"][..., j], p["loss"][..., j], p["ceiling"],
-                                      h, d, ops)
+        return redosing_probabilities(
+            p["induction"][..., j], p["loss"][..., j], p["ceiling"], h, d, ops
+        )
 
     def loglik(p: dict[str, Any], d: float, ops: Ops) -> Any:
         return redosing_logpmf(probs(p, d, ops), n, infusions, r, ops)
@@ -441,9 +458,14 @@ def _redosing_term(name: str, study: str, j: int, obs: Any) -> Term:
             "responding": (counts[..., 0] + counts[..., 2]).astype(float),
         }
 
-    return Term(name, study, "redosing",
-                {"redosed": float(infusions[1] + infusions[2]), "responding": float(r)},
-                loglik, predict)
+    return Term(
+        name,
+        study,
+        "redosing",
+        {"redosed": float(infusions[1] + infusions[2]), "responding": float(r)},
+        loglik,
+        predict,
+    )
 
 
 def _poisson_term(name: str, study: str, exposure: float, events: int) -> Term:
@@ -454,16 +476,18 @@ def _poisson_term(name: str, study: str, exposure: float, events: int) -> Term:
     def predict(p: dict[str, np.ndarray], d: float, rng: np.random.Generator) -> dict[str, Any]:
         return {"count": rng.poisson(np.asarray(p["sae"]) * exposure).astype(float)}
 
-    return Term(name, study, "serious_events", {"count": float(events)}, loglik, predict,
-                uses_onset=False)
+    return Term(
+        name, study, "serious_events", {"count": float(events)}, loglik, predict, uses_onset=False
+    )
 
 
 def _subset(params: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.asarray(v)[mask] for k, v in params.items()}
 
 
-def pointwise_loglik(terms: Sequence[Term], params: dict[str, np.ndarray],
-                     onset: np.ndarray) -> np.ndarray:
+def pointwise_loglik(
+    terms: Sequence[Term], params: dict[str, np.ndarray], onset: np.ndarray
+) -> np.ndarray:
     """Log-likelihood of each term at each draw, shape ``(draws, terms)`` (NumPy).
 
     ``onset``: the onset of each draw (weeks).
@@ -478,8 +502,9 @@ def pointwise_loglik(terms: Sequence[Term], params: dict[str, np.ndarray],
     return out
 
 
-def onset_log_weights(terms: Sequence[Term], params: dict[str, np.ndarray],
-                      grid: Sequence[float] = ONSET_GRID) -> np.ndarray:
+def onset_log_weights(
+    terms: Sequence[Term], params: dict[str, np.ndarray], grid: Sequence[float] = ONSET_GRID
+) -> np.ndarray:
     """log p(onset = d | θ, data) for each draw and grid value, shape ``(draws, len(grid))``.
 
     Uniform prior over ``grid``; only terms that depend on the onset matter.
@@ -493,8 +518,12 @@ def onset_log_weights(terms: Sequence[Term], params: dict[str, np.ndarray],
     return ll - special.logsumexp(ll, axis=1, keepdims=True)
 
 
-def predictive(terms: Sequence[Term], params: dict[str, np.ndarray], onset: np.ndarray,
-               rng: np.random.Generator) -> dict[str, np.ndarray]:
+def predictive(
+    terms: Sequence[Term],
+    params: dict[str, np.ndarray],
+    onset: np.ndarray,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
     """Posterior predictive replicates ``{"<term>/<stat>": (draws,)}`` (NumPy)."""
     onset = np.asarray(onset, dtype=float)
     out: dict[str, np.ndarray] = {}

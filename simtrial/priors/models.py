@@ -393,9 +393,7 @@ def msc_model(evidence: Mapping[str, Evidence]) -> pm.Model:
         ]
         log_prior_onset = -float(np.log(len(ONSET_GRID)))
         pm.Potential("pilots_fixed", pt.sum(pt.stack(fixed)))
-        pm.Potential(
-            "pilots_onset", ops.logsumexp([log_prior_onset + ll for ll in by_onset])
-        )
+        pm.Potential("pilots_onset", ops.logsumexp([log_prior_onset + ll for ll in by_onset]))
     return model
 
 
@@ -405,6 +403,7 @@ def msc_params(posterior: Any) -> dict[str, np.ndarray]:
     ``posterior``: the posterior group (xarray Dataset) of ``msc`` or ``msc_v1``; draws are
     stacked ``(chain·draw, ...)``. ``msc_v1`` has no ``ceiling``: it is 1.
     """
+
     def flat(name: str) -> np.ndarray:
         v = np.asarray(posterior[name].values, dtype=float)
         return v.reshape((-1,) + v.shape[2:])

@@ -85,10 +85,8 @@ def _summary_table(summary: dict[str, Any]) -> str:
         "<th>bulk ESS</th></tr>"
     )
     rows = []
-    for name, s, kind in _entries(summary):
-        log = (
-            f"{_fmt(s['log_mean'], 3)} ± {_fmt(s['log_sd'], 3)}" if "log_mean" in s else "–"
-        )
+    for name, s, _kind in _entries(summary):
+        log = f"{_fmt(s['log_mean'], 3)} ± {_fmt(s['log_sd'], 3)}" if "log_mean" in s else "–"
         use = s.get("point_summary", "mean")
         cls = " class='bad'" if use == "median" else ""
         rows.append(
@@ -158,10 +156,11 @@ def _ppc(idata: Any, plt: Any) -> str:
             ax.hist(draws, bins=50, density=True, color="0.7")
         ax.axvline(observed, color="tab:red", lw=2)
         p = float(np.mean(draws <= observed))
-        ax.set_title(f"{label.split(':')[-1]}\n{label.split(':')[0][:40]}  P(rep≤obs)={p:.2f}",
-                     fontsize=7)
+        ax.set_title(
+            f"{label.split(':')[-1]}\n{label.split(':')[0][:40]}  P(rep≤obs)={p:.2f}", fontsize=7
+        )
         ax.tick_params(labelsize=7)
-    for ax in axs.ravel()[len(panels):]:
+    for ax in axs.ravel()[len(panels) :]:
         ax.axis("off")
     fig.suptitle("posterior predictive replicates (grey) and the observed value (red)")
     fig.tight_layout()
@@ -189,20 +188,21 @@ def _mixtures(idata: Any, summary: dict[str, Any], plt: Any) -> str:
         mix = cls.from_dict(s["mixture"])
         robust = cls.from_dict(s["robust"]["mixture"])
         hi = float(np.quantile(x, 0.99))
-        grid = np.linspace(1e-6, 1 - 1e-6, 400) if cls is BetaMixture else np.linspace(
-            1e-9, hi, 400
+        grid = (
+            np.linspace(1e-6, 1 - 1e-6, 400) if cls is BetaMixture else np.linspace(1e-9, hi, 400)
         )
         ax.hist(x[x <= hi] if cls is GammaMixture else x, bins=60, density=True, color="0.8")
         ax.plot(grid, mix.pdf(grid), color="tab:blue", lw=1.5, label="mixture")
         ax.plot(grid, robust.pdf(grid), color="tab:orange", lw=1, ls="--", label="robust")
         ess = s.get("ess", {})
-        ax.set_title(f"{name}\n{len(s['mixture'])} comp.; ESS elir {_fmt(ess.get('elir'), 3)}",
-                     fontsize=7)
+        ax.set_title(
+            f"{name}\n{len(s['mixture'])} comp.; ESS elir {_fmt(ess.get('elir'), 3)}", fontsize=7
+        )
         ax.tick_params(labelsize=7)
         if cls is GammaMixture:
             ax.set_xlim(0, hi)
     axs.ravel()[0].legend(fontsize=7)
-    for ax in axs.ravel()[len(entries):]:
+    for ax in axs.ravel()[len(entries) :]:
         ax.axis("off")
     fig.suptitle("posterior draws (grey), mixture approximation (blue), robustified (dashed)")
     fig.tight_layout()
@@ -210,7 +210,9 @@ def _mixtures(idata: Any, summary: dict[str, Any], plt: Any) -> str:
 
 
 def _scenario_ess(fit: str, summary: dict[str, Any], scenario_dir: Path) -> str:
-    pattern = re.compile(r"prior:\s*\"?(" + re.escape(fit) + r")/([A-Za-z0-9_]+)(?:\[([A-Za-z0-9_]+)\])?")
+    pattern = re.compile(
+        r"prior:\s*\"?(" + re.escape(fit) + r")/([A-Za-z0-9_]+)(?:\[([A-Za-z0-9_]+)\])?"
+    )
     rows = []
     for path in sorted(scenario_dir.glob("*.yaml")):
         for lineno, line in enumerate(path.read_text().splitlines(), 1):
@@ -220,8 +222,10 @@ def _scenario_ess(fit: str, summary: dict[str, Any], scenario_dir: Path) -> str:
                 var, index = m[2], m[3]
                 info = summary["variables"].get(var)
                 if info is None:
-                    rows.append(f"<tr><td>{_esc(path.name)}:{lineno}</td><td>{_esc(m[0])}</td>"
-                                "<td colspan='6' class='bad'>not in this fit</td></tr>")
+                    rows.append(
+                        f"<tr><td>{_esc(path.name)}:{lineno}</td><td>{_esc(m[0])}</td>"
+                        "<td colspan='6' class='bad'>not in this fit</td></tr>"
+                    )
                     continue
                 s = info["summary"][index] if index is not None else info["summary"]
                 ess, robust = s.get("ess", {}), s.get("robust", {}).get("ess", {})
@@ -234,8 +238,10 @@ def _scenario_ess(fit: str, summary: dict[str, Any], scenario_dir: Path) -> str:
                 )
     if not rows:
         return "<p>No shipped scenario uses this fit.</p>"
-    head = ("<tr><th>scenario:line</th><th>prior</th><th>ESS elir</th><th>moment</th>"
-            "<th>morita</th><th>robust ESS elir</th><th>point value</th></tr>")
+    head = (
+        "<tr><th>scenario:line</th><th>prior</th><th>ESS elir</th><th>moment</th>"
+        "<th>morita</th><th>robust ESS elir</th><th>point value</th></tr>"
+    )
     return f"<table>{head}{''.join(rows)}</table>"
 
 
@@ -268,15 +274,16 @@ def write_report(
         scalars = [v for v in names if idata.posterior[v].ndim == 2]
         vectors = [v for v in names if idata.posterior[v].ndim > 2]
         trace_vars = vectors + scalars
-        axes = az.plot_trace(idata, var_names=trace_vars, compact=True,
-                             figsize=(11, 1.8 * len(trace_vars)))
+        axes = az.plot_trace(
+            idata, var_names=trace_vars, compact=True, figsize=(11, 1.8 * len(trace_vars))
+        )
         trace = _png(np.ravel(axes)[0].figure, plt)
-        fig, axs = plt.subplots(1, max(1, len(vectors)), figsize=(6.5 * max(1, len(vectors)), 4),
-                                squeeze=False)
+        fig, axs = plt.subplots(
+            1, max(1, len(vectors)), figsize=(6.5 * max(1, len(vectors)), 4), squeeze=False
+        )
         for ax, var in zip(axs[0], vectors or names[:1], strict=False):
             group = [var] + [v for v in names if v.startswith(f"{var}_new")]
-            az.plot_forest(idata, var_names=group, combined=True, hdi_prob=0.95, ax=ax,
-                           textsize=8)
+            az.plot_forest(idata, var_names=group, combined=True, hdi_prob=0.95, ax=ax, textsize=8)
             ax.set_title(var)
         fig.tight_layout()
         forest = _png(fig, plt)
@@ -289,11 +296,11 @@ def write_report(
     )
     body = f"""
 <h1>Posterior report: {_esc(fit)}</h1>
-<p>{_esc(summary.get('description', ''))}</p>
-<p>{summary['chains']} chains × {summary['draws']} draws ({summary['tune']} tuning), seed
-{summary['seed']}, target_accept {summary['target_accept']}. Diagnostics gate (R-hat ≤ 1.01,
-bulk ESS ≥ 400, no divergences): max R-hat {_fmt(d['max_rhat'])}, min bulk ESS
-{_fmt(d['min_ess_bulk'])}, divergences {d['divergences']}.</p>
+<p>{_esc(summary.get("description", ""))}</p>
+<p>{summary["chains"]} chains × {summary["draws"]} draws ({summary["tune"]} tuning), seed
+{summary["seed"]}, target_accept {summary["target_accept"]}. Diagnostics gate (R-hat ≤ 1.01,
+bulk ESS ≥ 400, no divergences): max R-hat {_fmt(d["max_rhat"])}, min bulk ESS
+{_fmt(d["min_ess_bulk"])}, divergences {d["divergences"]}.</p>
 <ul>{attrs}</ul>
 <h2>Posterior summary</h2>
 <p>Rates are summarised on the log scale; “point value” says which single number a plug-in
@@ -309,8 +316,10 @@ the right tail ≥ 0.7) that the mean is not usable (<code>mean_usable</code> in
 {_scenario_ess(fit, summary, Path(scenario_dir))}
 <h2>Studies</h2>{_studies(fit)}
 """
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_esc(fit)} posterior"
-            f"</title><style>{_CSS}</style></head><body>{body}</body></html>\n")
+    page = (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_esc(fit)} posterior"
+        f"</title><style>{_CSS}</style></head><body>{body}</body></html>\n"
+    )
     path = out / "report.html"
     path.write_text(page)
     return path

@@ -397,8 +397,13 @@ def test_cli_report_is_self_contained(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 4
     assert "src='http" not in page and "<script" not in page
-    for text in ("seed_003_ankylosing_spondylitis", "redosing_year1", "ESS elir",
-                 "ra-phase2.yaml", "Posterior predictive checks per pilot"):
+    for text in (
+        "seed_003_ankylosing_spondylitis",
+        "redosing_year1",
+        "ESS elir",
+        "ra-phase2.yaml",
+        "Posterior predictive checks per pilot",
+    ):
         assert text in page, text
 
 

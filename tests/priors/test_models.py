@@ -209,13 +209,16 @@ def test_msc_v2_potential_is_the_onset_mixture_by_hand(evidence):
     onset_part, fixed_part, q, lam = (np.asarray(x) for x in f(point))
     # SLE is alone in its endpoint type: its loss rate is the type mean
     assert lam[2] == pytest.approx(np.exp(-6.0))
-    params = {"induction": q, "loss": lam, "ceiling": np.array(0.9),
-              "ae": np.array(0.5), "sae": np.array(1.0)}
+    params = {
+        "induction": q,
+        "loss": lam,
+        "ceiling": np.array(0.9),
+        "ae": np.array(0.5),
+        "sae": np.array(1.0),
+    }
     terms = pilot_terms(evidence, "v2")
     by_d = [sum(t.loglik(params, d, NUMPY) for t in terms if t.uses_onset) for d in ONSET_GRID]
-    assert float(onset_part) == pytest.approx(
-        float(special.logsumexp(by_d) - np.log(4)), rel=1e-9
-    )
+    assert float(onset_part) == pytest.approx(float(special.logsumexp(by_d) - np.log(4)), rel=1e-9)
     fixed = sum(t.loglik(params, 0.0, NUMPY) for t in terms if not t.uses_onset)
     assert float(fixed_part) == pytest.approx(float(fixed), rel=1e-9)
     cases = [(0, [0, 4, 8], 12, 12, 10), (1, [0], 8, 6, 4), (3, [0, 1, 2, 3], 4, 31, 24),
@@ -223,8 +226,9 @@ def test_msc_v2_potential_is_the_onset_mixture_by_hand(evidence):
     resp = [t for t in terms if t.kind == "responders"]
     for d in ONSET_GRID:
         for term, (j, weeks, week, n, r) in zip(resp, cases, strict=True):
-            want = stats.binom.logpmf(r, n, pi_numpy(q[j], lam[j], weeks, week, onset=d,
-                                                     ceiling=0.9))
+            want = stats.binom.logpmf(
+                r, n, pi_numpy(q[j], lam[j], weeks, week, onset=d, ceiling=0.9)
+            )
             assert float(term.loglik(params, d, NUMPY)) == pytest.approx(float(want), rel=1e-9)
 
 
