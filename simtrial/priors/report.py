@@ -187,20 +187,21 @@ def _mixtures(idata: Any, summary: dict[str, Any], plt: Any) -> str:
         cls = BetaMixture if s["mixture_family"] == "beta" else GammaMixture
         mix = cls.from_dict(s["mixture"])
         robust = cls.from_dict(s["robust"]["mixture"])
-        hi = float(np.quantile(x, 0.99))
-        grid = (
-            np.linspace(1e-6, 1 - 1e-6, 400) if cls is BetaMixture else np.linspace(1e-9, hi, 400)
-        )
-        ax.hist(x[x <= hi] if cls is GammaMixture else x, bins=60, density=True, color="0.8")
+        if cls is BetaMixture:
+            lo, hi = 1e-4, 1 - 1e-4
+        else:  # rates: the bulk of the draws; a shape < 1 component is infinite at 0
+            lo, hi = (float(v) for v in np.quantile(x, [0.002, 0.99]))
+        grid = np.linspace(lo, hi, 400)
+        heights, _, _ = ax.hist(x[(x >= lo) & (x <= hi)], bins=60, density=True, color="0.8")
         ax.plot(grid, mix.pdf(grid), color="tab:blue", lw=1.5, label="mixture")
         ax.plot(grid, robust.pdf(grid), color="tab:orange", lw=1, ls="--", label="robust")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(0, 1.6 * float(np.max(heights)))
         ess = s.get("ess", {})
         ax.set_title(
             f"{name}\n{len(s['mixture'])} comp.; ESS elir {_fmt(ess.get('elir'), 3)}", fontsize=7
         )
         ax.tick_params(labelsize=7)
-        if cls is GammaMixture:
-            ax.set_xlim(0, hi)
     axs.ravel()[0].legend(fontsize=7)
     for ax in axs.ravel()[len(entries) :]:
         ax.axis("off")
