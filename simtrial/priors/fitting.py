@@ -655,7 +655,6 @@ def fit_prior(
         An evidence file is invalid.
     """
     from simtrial.priors.evidence import load_all
-    from simtrial.priors.models import CEILING, ONSET_WEEKS
     from simtrial.priors.store import clear_cache, fitted_dir
 
     if name not in FITS:
@@ -665,6 +664,7 @@ def fit_prior(
     idata = sample_prior(
         name, evidence_dir=evidence_dir, cores=cores, progressbar=progressbar, log=log
     )
+    from simtrial.priors.models import CEILING, ONSET_WEEKS  # PyMC is there: sampling worked
     evidence = load_all(evidence_dir)
     seconds = time.perf_counter() - start
     # keep the sample statistics ArviZ's diagnostics and plots use; drop timings (not
