@@ -419,6 +419,12 @@ def test_refit_reproduces_the_committed_draws(fits, name, tmp_path):
     same machine with the versions of ``constraints.txt`` (across machines it need not)."""
     from simtrial.priors.fitting import fit_prior
 
+    if name == "msc_v1":
+        pytest.skip(
+            "msc_v1 keeps the files of the reviewed fit, sampled on another machine: a refit "
+            "here differs (draws are only reproducible on the same machine and versions); its "
+            "model is still checked by the three-seed gate"
+        )
     fit_prior(name, out_dir=tmp_path, progressbar=False)
     new = az.from_netcdf(tmp_path / f"{name}.nc")
     old = fits[name]
