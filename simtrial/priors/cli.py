@@ -1,10 +1,13 @@
-"""``simtrial priors fit|show|plot``: the priors sub-commands (a Typer app named ``app``).
+"""``simtrial priors fit|show|plot|compare|report``: the priors sub-commands (Typer ``app``).
 
 - ``fit [FIT...]``: sample the fits (default: all), check diagnostics, write
   ``priors/fitted/<fit>.nc`` and ``<fit>.json``; PyMC's progress bars on a terminal.
 - ``show FIT[/VAR[INDEX]] [--json]``: the summary of a fit, a variable or one index.
 - ``plot FIT``: trace, posterior, forest and predictive-check plots under
   ``results/priors/<fit>/``.
+- ``compare``: ``msc`` (v2) against ``msc_v1`` — ELPD, predictive checks per pilot and the
+  prior sensitivity of the shipped scenarios, in ``results/priors/compare.{json,md}``.
+- ``report FIT``: a self-contained HTML posterior report, ``results/priors/<fit>/report.html``.
 
 Errors (unknown fit, missing file, failed diagnostics) print one message with exit status 2.
 Importing this module does not import PyMC; only ``fit`` does.
@@ -30,7 +33,7 @@ app = typer.Typer(
 )
 
 _REF = re.compile(r"^(?P<fit>[A-Za-z0-9_]+)(?:/(?P<var>[A-Za-z0-9_]+)(?:\[(?P<index>[^\]]+)\])?)?$")
-_FIT_NAMES = ("msc", "as_placebo", "uc_control")
+_FIT_NAMES = ("msc", "msc_v1", "as_placebo", "uc_control")
 
 
 def _fail(exc: Exception) -> None:
@@ -112,7 +115,7 @@ def _fmt(x: Any) -> str:
     return f"{x:.4g}"
 
 
-_COLUMNS = ("mean", "sd", "q025", "q50", "q975", "rhat", "ess_bulk", "ess_tail")
+_COLUMNS = ("mean", "sd", "q025", "q50", "q975", "rhat", "ess_bulk", "ess_tail", "point_summary")
 
 
 def _rows(var: str, info: dict[str, Any], index: str | None) -> list[tuple[str, dict[str, Any]]]:
@@ -126,11 +129,29 @@ def _rows(var: str, info: dict[str, Any], index: str | None) -> list[tuple[str, 
 
 def _table(rows: list[tuple[str, dict[str, Any]]], details: bool) -> str:
     width = max(len(r[0]) for r in rows)
-    lines = [f"{'':{width}}  " + "  ".join(f"{c:>9}" for c in _COLUMNS)]
+    heads = [c if c != "point_summary" else "use" for c in _COLUMNS]
+    lines = [f"{'':{width}}  " + "  ".join(f"{c:>9}" for c in heads)]
     for name, stats in rows:
-        lines.append(f"{name:{width}}  " + "  ".join(f"{_fmt(stats.get(c)):>9}" for c in _COLUMNS))
+        cells = []
+        for c in _COLUMNS:
+            value = stats.get(c)
+            cells.append(f"{value if isinstance(value, str) else _fmt(value):>9}")
+        lines.append(f"{name:{width}}  " + "  ".join(cells))
+    if any(stats.get("mean_usable") is False for _, stats in rows):
+        lines.append(
+            "use = median: the draws are heavy-tailed (Pareto k̂ of the right tail >= 0.7), so "
+            "the mean is not a usable point value; give medians or intervals"
+        )
     if details:
         for name, stats in rows:
+            if "log_q50" in stats:
+                lines.append(
+                    f"\n{name}: log scale mean {_fmt(stats['log_mean'])}, sd "
+                    f"{_fmt(stats['log_sd'])}, 95% interval {_fmt(stats['log_q025'])} to "
+                    f"{_fmt(stats['log_q975'])}; median {_fmt(stats['q50'])} (mean duration "
+                    f"1/median {_fmt(1 / stats['q50'])} weeks); tail k̂ "
+                    f"{_fmt(stats.get('tail_khat'))}"
+                )
             if "mixture" not in stats:
                 continue
             family = stats.get("mixture_family", "beta")
@@ -225,5 +246,50 @@ def plot_cmd(
 
         for path in plot_fit(fit, directory=directory, out_dir=out):
             typer.echo(str(path))
+    except SimtrialError as exc:
+        _fail(exc)
+
+
+@app.command("compare")
+def compare_cmd(
+    out: Annotated[
+        Path, typer.Option(help="Output directory for compare.json and compare.md.")
+    ] = Path("results/priors"),
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Fitted priors directory (default priors/fitted).")
+    ] = None,
+    scenarios: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--scenario",
+            help="Scenario files for the sensitivity table (default scenarios/*.yaml).",
+        ),
+    ] = None,
+) -> None:
+    """Compare msc (v2) with msc_v1: ELPD, predictive checks per pilot, prior sensitivity."""
+    try:
+        from simtrial.priors.compare import compare_fits
+
+        for path in compare_fits(directory, out, scenarios):
+            typer.echo(str(path))
+    except SimtrialError as exc:
+        _fail(exc)
+
+
+@app.command("report")
+def report_cmd(
+    fit: Annotated[str, typer.Argument(help="Fit name, e.g. msc.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Output directory (default results/priors/FIT).")
+    ] = None,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Fitted priors directory (default priors/fitted).")
+    ] = None,
+) -> None:
+    """Write a self-contained HTML posterior report (traces, forest, PPC, mixtures, ESS)."""
+    try:
+        from simtrial.priors.report import write_report
+
+        typer.echo(str(write_report(fit, directory=directory, out_dir=out)))
     except SimtrialError as exc:
         _fail(exc)

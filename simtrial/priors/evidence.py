@@ -13,7 +13,10 @@ kind                fields                                    likelihood
 responders          arm, n, responders, week                  Binomial(n, c·π(week))
 ever_responded      arm, n, responders, within_weeks          Binomial(n, c·(1-(1-q)^k))
 relapses            responders, relapses, follow_up_weeks     Binomial(responders, 1-exp(-λT))
+                    [study_weeks, remission_within_weeks]     (v2: remission time uniform)
 mean_duration       responders, mean_weeks                    mean ~ Gamma(responders, responders·λ)
+                    [censored_at_weeks]                       (v2: censored exponentials)
+redosing            n, infusions, responding, horizon_weeks   re-dosing margins (v2)
 infusion_reactions  infusions, events                         Binomial(infusions, p_ae)
 serious_events      patients, events, follow_up_weeks         Poisson(rate · patient-years)
 count               n, events, description                    (not used; for the record)
@@ -147,6 +150,10 @@ class Relapses(_Observation):
     responders: PosInt
     relapses: NonNegInt
     follow_up_weeks: PosFloat
+    study_weeks: PosFloat | None = None
+    """Length of the study (v2): remission reached uniformly in ``(0, remission_within_weeks)``,
+    relapse seen if it happens before ``study_weeks``."""
+    remission_within_weeks: Annotated[float, Field(ge=0)] | None = None
 
     @field_validator("relapses")
     @classmethod
@@ -158,11 +165,57 @@ class Relapses(_Observation):
 
 
 class MeanDuration(_Observation):
-    """Mean response duration ``mean_weeks`` over ``responders`` patients."""
+    """Mean response duration ``mean_weeks`` over ``responders`` patients.
+
+    ``censored_at_weeks``: the longest duration the study could observe (follow-up ended then);
+    ``msc`` (v2) uses the censored-exponential likelihood with it, ``msc_v1`` ignores it.
+    """
 
     kind: Literal["mean_duration"]
     responders: PosInt
     mean_weeks: PosFloat
+    censored_at_weeks: PosFloat | None = None
+
+    @model_validator(mode="after")
+    def _mean_within_cut_off(self) -> MeanDuration:
+        if self.censored_at_weeks is not None and self.mean_weeks > self.censored_at_weeks:
+            raise _FieldError(
+                f"a mean of {self.mean_weeks} weeks cannot exceed the cut-off "
+                f"{self.censored_at_weeks}",
+                ("censored_at_weeks",),
+            )
+        return self
+
+
+class Redosing(_Observation):
+    """A course with re-dosing on loss of response, observed by its margins.
+
+    ``infusions``: patients given 1, 2 and 3 infusions (one first infusion, re-doses on loss);
+    ``responding``: patients responding at ``horizon_weeks``; ``responding_quote``: the
+    sentence that count is taken from (``quote`` is the re-dosing sentence).
+    """
+
+    kind: Literal["redosing"]
+    n: PosInt
+    infusions: list[NonNegInt]
+    responding: NonNegInt
+    horizon_weeks: PosFloat
+    endpoint: str
+    responding_quote: Annotated[str, Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _margins(self) -> Redosing:
+        if len(self.infusions) != 3 or sum(self.infusions) != self.n:
+            raise _FieldError(
+                f"infusions must list the patients given 1, 2 and 3 infusions, summing to n = "
+                f"{self.n}; got {self.infusions}",
+                ("infusions",),
+            )
+        if self.responding > self.n:
+            raise _FieldError(
+                f"{self.responding} responding is more than n = {self.n}", ("responding",)
+            )
+        return self
 
 
 class InfusionReactions(_Observation):
@@ -218,6 +271,7 @@ Observation = Annotated[
     | EverResponded
     | Relapses
     | MeanDuration
+    | Redosing
     | InfusionReactions
     | SeriousEvents
     | Count
@@ -233,6 +287,7 @@ _USABLE: dict[str, frozenset[str]] = {
             "ever_responded",
             "relapses",
             "mean_duration",
+            "redosing",
             "infusion_reactions",
             "serious_events",
         }
@@ -351,7 +406,8 @@ def load_evidence(path: str | Path) -> Evidence:
         err = exc.errors()[0]
         ctx_error = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_error, _FieldError):
-            loc = ctx_error.loc
+            # the error's location is relative to the model that raised it
+            loc = _data_loc(data, tuple(err["loc"])) + tuple(ctx_error.loc)
             message = str(ctx_error)
         else:
             loc = _data_loc(data, tuple(err["loc"]))

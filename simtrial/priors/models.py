@@ -32,12 +32,14 @@ __all__ = [
     "as_placebo_model",
     "induction_times",
     "msc_model",
+    "msc_params",
+    "msc_v1_model",
     "response_probability",
     "uc_control_model",
 ]
 
 ONSET_WEEKS = 2.0
-"""Weeks from an infusion to the induced response (DESIGN §2 ``onset_weeks``), fixed.
+"""Weeks from an infusion to the induced response (DESIGN §2 ``onset_weeks``), fixed in ``msc_v1``.
 
 The pilots assess response once, so onset is not identified by the data. Two weeks is the value
 of the DESIGN §4 example scenario; a scenario that uses ``msc/induction`` should use the same
@@ -45,7 +47,7 @@ onset, otherwise ``q`` means something else (it is stored in the fit's attribute
 """
 
 CEILING = 1.0
-"""Ceiling ``c`` (share of potential responders), fixed at the DESIGN default of 1.
+"""Ceiling ``c`` of ``msc_v1`` (share of potential responders), fixed at the DESIGN default of 1.
 
 With one assessment per pilot, ``c`` and ``q`` are not separately identified (``c·π`` is all the
 data see); fixing ``c = 1`` lets ``induction`` absorb the primary non-responders.
@@ -107,8 +109,10 @@ def _ever_probability(
     return ceiling * (1.0 - (1.0 - pt.as_tensor_variable(q)) ** k)
 
 
-def msc_model(evidence: Mapping[str, Evidence]) -> pm.Model:
-    r"""Hierarchical infusion-response model of MSC across indications (fit ``msc``).
+def msc_v1_model(evidence: Mapping[str, Evidence]) -> pm.Model:
+    r"""Version 1 of the hierarchical infusion-response model (fit ``msc_v1``, kept for comparison).
+
+    Superseded by :func:`msc_model` (v2); see there and :mod:`simtrial.priors.compare` for why.
 
     Indication ``j`` (dimension ``indication``, labels :data:`INDICATIONS`) has an induction
     probability per infusion ``q_j`` and a loss-of-response hazard ``λ_j`` per week:
@@ -270,6 +274,149 @@ _MSC_DIMS = {
     "serious_events": "sae_source",
 }
 
+ENDPOINT_TYPE: dict[str, str] = {
+    "ulcerative_colitis": "response",
+    "juvenile_idiopathic_arthritis": "response",
+    "systemic_lupus_erythematosus": "remission",
+    "ankylosing_spondylitis": "response",
+    "rheumatoid_arthritis": "response",
+}
+"""Endpoint type of each indication's loss-of-response data (``msc`` v2).
+
+``response``: loss of a clinical *response* criterion (ASAS20, ACR20, ACR-Ped30 / fewer active
+joints, Mayo-score reduction), measured over weeks to a year; ``remission``: relapse from
+clinical remission (SLE, SLEDAI/BILAG-based), measured over five years. Hazards of the two are
+not exchangeable (v1 pooled them, which inflated the between-indication spread), so each type
+has its own mean and indications are pooled only within a type."""
+
+ENDPOINT_TYPES: tuple[str, ...] = ("response", "remission")
+
+SIGMA_LOSS_SCALE = 1.0
+"""Half-normal scale of the within-type spread of log λ between indications (``msc`` v2).
+
+On the log-hazard scale a spread σ means indications' mean response durations differ by a factor
+e^σ at one SD. Half-normal(1) puts the prior median of σ at 0.67 and 95% below 1.96 (a factor
+of 7); Röver et al. (2021, Res Synth Methods 12:448-474) call half-normal scales 0.5 and 1.0 for
+log-ratio heterogeneity "reasonable" and "fairly conservative": 1.0 is the conservative (weaker
+pooling) end. v1's half-normal(2) across endpoint types let σ reach 4-6, so that λ_new had no
+usable mean. The sensitivity table (:mod:`simtrial.priors.compare`) varies it (0.5, 1, 2)."""
+
+CEILING_PRIOR = (4.0, 1.0)
+"""Beta prior of the ceiling ``c`` (``msc`` v2): density 4c³, mode 1 (v1's fixed value), mean
+0.8, median 0.84, 95% interval 0.40-0.99. Weakly informative: a share of refractory patients
+may never respond (primary non-response), but the pilots, with one assessment each, hardly
+separate ``c`` from ``q``, so the prior says it is more likely near 1 than not."""
+
+
+def msc_model(evidence: Mapping[str, Evidence]) -> pm.Model:
+    r"""Hierarchical infusion-response model of MSC across indications, version 2 (fit ``msc``).
+
+    Parameters (dimension ``indication``, labels :data:`INDICATIONS`; non-centred):
+
+    .. math::
+
+        \operatorname{logit} q_j = \mu_q + \sigma_q z_j, \qquad
+        \log \lambda_j = \mu_{\lambda, t(j)} + \sigma_\lambda w_j, \qquad z_j, w_j \sim N(0,1),
+
+    ``t(j)`` the endpoint type of :data:`ENDPOINT_TYPE` (``response`` or ``remission``); an
+    indication alone in its type (SLE) has :math:`\log\lambda_j = \mu_{\lambda,t(j)}`.
+
+    - ``mu_induction`` :math:`\mu_q \sim N(0, 1.5^2)`, ``sigma_induction`` :math:`\sigma_q \sim
+      \text{HalfNormal}(1)` (as v1);
+    - ``mu_loss[endpoint_type]`` :math:`\mu_{\lambda,t} \sim N(\log(1/26), 2^2)` each: a mean
+      duration of half a year, 95% from 0.5 week to 25 years;
+    - ``sigma_loss`` :math:`\sigma_\lambda \sim \text{HalfNormal}(1)` (:data:`SIGMA_LOSS_SCALE`);
+    - ``ceiling`` :math:`c \sim \text{Beta}(4, 1)` (:data:`CEILING_PRIOR`), common to all
+      indications;
+    - onset :math:`d \in \{1, 2, 3, 4\}` weeks, uniform (:data:`~simtrial.priors.likelihood.
+      ONSET_GRID`), common to all indications, **marginalised** in the likelihood
+      (:math:`\log \sum_d \tfrac14 p(y \mid \theta, d)`, a ``pm.Potential``), because π is a
+      step function of the onset; the posterior draws of ``onset_weeks`` are drawn afterwards
+      from :math:`p(d \mid \theta, y)` (:func:`add_onset_draws`);
+    - ``ae_per_infusion`` ~ Beta(1, 1), ``sae_per_year`` ~ Gamma(1, 1) (as v1).
+
+    ``induction_new`` and ``loss_per_week_new`` are the predictions for a new indication with a
+    *response-type* endpoint (fresh ``z``, ``w``); ``loss_per_week_new_remission`` for a
+    remission-type endpoint.
+
+    Likelihood: :func:`simtrial.priors.likelihood.pilot_terms` (``version="v2"``): responder
+    counts ``Binomial(n, c·π(W))``; SLE ever in remission ``Binomial(68, c·q)``; SLE relapses
+    with remission reached uniformly in the first year of a 260-week study
+    (:func:`~simtrial.priors.likelihood.relapse_probability`); the AS mean duration of 24
+    responses censored at 16 weeks (:func:`~simtrial.priors.likelihood.censored_mean_logpdf`);
+    JIA re-dosing and responding at one year
+    (:func:`~simtrial.priors.likelihood.redosing_logpmf`); infusion reactions and SAEs.
+    Every assumption is in the evidence files.
+    """
+    from simtrial.priors.likelihood import ONSET_GRID, pilot_terms, pytensor_ops
+
+    terms = pilot_terms(evidence, "v2")
+    if not any(t.kind == "responders" for t in terms):
+        raise PriorError("the msc fit found no responder counts (observations with fit: msc)")
+    ops = pytensor_ops()
+    type_index = np.array([ENDPOINT_TYPES.index(ENDPOINT_TYPE[i]) for i in INDICATIONS])
+    coords = {
+        "indication": list(INDICATIONS),
+        "endpoint_type": list(ENDPOINT_TYPES),
+        "observation": [t.name for t in terms],
+    }
+    with pm.Model(coords=coords) as model:
+        mu_q = pm.Normal("mu_induction", 0.0, 1.5)
+        sigma_q = pm.HalfNormal("sigma_induction", 1.0)
+        z_q = pm.Normal("z_induction", 0.0, 1.0, dims="indication")
+        q = pm.Deterministic("induction", pm.math.invlogit(mu_q + sigma_q * z_q), dims="indication")
+        z_q_new = pm.Normal("z_induction_new", 0.0, 1.0)
+        pm.Deterministic("induction_new", pm.math.invlogit(mu_q + sigma_q * z_q_new))
+
+        mu_l = pm.Normal("mu_loss", float(np.log(1 / 26)), 2.0, dims="endpoint_type")
+        sigma_l = pm.HalfNormal("sigma_loss", SIGMA_LOSS_SCALE)
+        z_l = pm.Normal("z_loss", 0.0, 1.0, dims="indication")
+        # an indication alone in its endpoint type (SLE) is the type mean: its deviation from
+        # the mean would not be identified, and left free it forms a curved ridge with the
+        # mean that the sampler trips on (divergences); its z_loss stays a prior draw
+        pooled = np.array([float(np.sum(type_index == t) > 1) for t in type_index])
+        lam = pm.Deterministic(
+            "loss_per_week", pt.exp(mu_l[type_index] + sigma_l * z_l * pooled), dims="indication"
+        )
+        z_l_new = pm.Normal("z_loss_new", 0.0, 1.0)
+        pm.Deterministic("loss_per_week_new", pt.exp(mu_l[0] + sigma_l * z_l_new))
+        pm.Deterministic("loss_per_week_new_remission", pt.exp(mu_l[1] + sigma_l * z_l_new))
+
+        c = pm.Beta("ceiling", *CEILING_PRIOR)
+        p_ae = pm.Beta("ae_per_infusion", 1.0, 1.0)
+        rho = pm.Gamma("sae_per_year", alpha=1.0, beta=1.0)
+
+        params = {"induction": q, "loss": lam, "ceiling": c, "ae": p_ae, "sae": rho}
+        fixed = [t.loglik(params, 0.0, ops) for t in terms if not t.uses_onset]
+        by_onset = [
+            sum(t.loglik(params, d, ops) for t in terms if t.uses_onset) for d in ONSET_GRID
+        ]
+        log_prior_onset = -float(np.log(len(ONSET_GRID)))
+        pm.Potential("pilots_fixed", pt.sum(pt.stack(fixed)))
+        pm.Potential("pilots_onset", ops.logsumexp([log_prior_onset + ll for ll in by_onset]))
+    return model
+
+
+def msc_params(posterior: Any) -> dict[str, np.ndarray]:
+    """NumPy parameters of :func:`simtrial.priors.likelihood.pilot_terms` from a posterior.
+
+    ``posterior``: the posterior group (xarray Dataset) of ``msc`` or ``msc_v1``; draws are
+    stacked ``(chain·draw, ...)``. ``msc_v1`` has no ``ceiling``: it is 1.
+    """
+
+    def flat(name: str) -> np.ndarray:
+        v = np.asarray(posterior[name].values, dtype=float)
+        return v.reshape((-1,) + v.shape[2:])
+
+    q = flat("induction")
+    return {
+        "induction": q,
+        "loss": flat("loss_per_week"),
+        "ceiling": flat("ceiling") if "ceiling" in posterior else np.ones(q.shape[0]),
+        "ae": flat("ae_per_infusion"),
+        "sae": flat("sae_per_year"),
+    }
+
 
 def as_placebo_model(evidence: Mapping[str, Evidence]) -> pm.Model:
     r"""Meta-analytic-predictive (MAP) prior of placebo ASAS20 response in AS (fit ``as_placebo``).
@@ -335,5 +482,10 @@ def uc_control_model(evidence: Mapping[str, Evidence]) -> pm.Model:
     return model
 
 
-MODELS = {"msc": msc_model, "as_placebo": as_placebo_model, "uc_control": uc_control_model}
+MODELS = {
+    "msc": msc_model,
+    "msc_v1": msc_v1_model,
+    "as_placebo": as_placebo_model,
+    "uc_control": uc_control_model,
+}
 """Fit name → model function."""

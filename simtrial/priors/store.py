@@ -41,6 +41,7 @@ __all__ = [
     "fitted_dir",
     "joint_draws",
     "posterior_draws",
+    "point_summary",
     "posterior_mean",
     "posterior_quantile",
     "resolve_index",
@@ -403,3 +404,27 @@ def joint_draws(
     if not columns:
         return np.empty((n, 0))
     return np.stack([c[rows] for c in columns], axis=1)
+
+
+def point_summary(
+    fit: str, var: str, index: str | None = None, directory: Path | str | None = None
+) -> tuple[str, float]:
+    """The point value a plug-in calculation may use: ``("mean", m)`` or ``("median", m)``.
+
+    From the ``point_summary`` field of ``<fit>.json`` (written by
+    :func:`simtrial.priors.fitting.summarize`): ``"median"`` when the draws are so heavy-tailed
+    (``mean_usable: false``, Pareto k̂ of the right tail >= 0.7) that their mean is not a usable
+    number, e.g. a loss rate for a new indication. Fits summarised before this field existed
+    give ``"mean"``.
+    """
+    pos = resolve_index(fit, var, index, directory)
+    summary = _read_summary(fit, directory)
+    info = (summary or {}).get("variables", {}).get(var)
+    if info is not None:
+        stats = info["summary"]
+        if pos is not None:
+            stats = stats[info["coords"][info["dims"][0]][pos]]
+        which = str(stats.get("point_summary", "mean"))
+        return which, float(stats["q50" if which == "median" else "mean"])
+    draws = posterior_draws(fit, var, index, directory)
+    return "mean", float(draws.mean())

@@ -55,6 +55,7 @@ def test_every_quote_is_verbatim_in_its_source(evidence):
     for ev in evidence.values():
         source = _norm((SHARED / ev.source_file).read_text(encoding="utf-8"))
         quotes = [o.quote for o in ev.observations]
+        quotes += [o.responding_quote for o in ev.observations if o.kind == "redosing"]
         quotes += [a.quote for a in ev.arms.values() if a.quote]
         for quote in quotes:
             assert _norm(quote) in source, f"{ev.study}: not verbatim in {ev.source_file}: {quote}"
@@ -121,6 +122,11 @@ def test_seed_001_numbers(evidence):
     sae = obs(evidence, s, "serious_adverse_events")
     assert (sae.patients, sae.events, sae.follow_up_weeks) == (6, 1, 52)
     assert "macrophage activation syndrome" in sae.quote
+    redose = obs(evidence, s, "redosing_year1")
+    assert (redose.fit, redose.n, redose.infusions, redose.responding) == ("msc", 6, [3, 3, 0], 3)
+    assert redose.horizon_weeks == 52 and "twice in 3 patients" in redose.quote
+    assert "by 3 patients at 1 year" in redose.responding_quote
+    assert "maximal two repeated infusions" in evidence[s].arms["msc"].quote
     inactive = obs(evidence, s, "inactive_disease_1y")
     assert (
         inactive.fit is None
@@ -157,6 +163,10 @@ def test_seed_002_numbers(evidence):
     # the counts are consistent: 37 - 9 = 28 still in remission; 27 - 22 + 10 - 6 = 9 relapses
     assert 37 - 9 == 28 and (27 - 22) + (10 - 6) == 9
     assert relapses.follow_up_weeks == 208 and any("208" in a for a in relapses.assumptions)
+    # v2: 5-year study, remission reached within the first year; deaths assumed unrelated
+    assert (relapses.study_weeks, relapses.remission_within_weeks) == (260, 52)
+    assert "5-year" in ever.quote or "5 years" in ever.quote
+    assert any("13 deaths" in a for a in relapses.assumptions)
 
 
 def test_seed_003_numbers(evidence):
@@ -171,6 +181,8 @@ def test_seed_003_numbers(evidence):
     assert [r for r in range(32) if _pct(r, 31) == 77.4] == [24]
     duration = obs(evidence, s, "asas20_duration")
     assert (duration.responders, duration.mean_weeks) == (24, 7.1)
+    # censored at 16 weeks: responders at week 4 of a 20-week trial
+    assert duration.censored_at_weeks == 20 - resp.week
     assert "response duration was 7.1 weeks" in duration.quote
     asdas = obs(evidence, s, "asdas_crp")
     assert asdas.values == {"baseline": [3.6, 0.6], "week_4": [2.4, 0.5], "week_20": [3.2, 0.8]}
@@ -302,3 +314,25 @@ def test_unsafe_yaml_is_refused(tmp_path):
 def test_load_all_on_an_empty_directory(tmp_path):
     with pytest.raises(ScenarioError, match="no evidence files"):
         load_all(tmp_path)
+
+
+def test_redosing_and_censoring_rules(tmp_path):
+    """New v2 observation fields are validated with file, line and field."""
+    redose = GOOD.replace("    kind: responders", "    kind: redosing").replace(
+        "    responders: 4\n    week: 16\n    endpoint: ACR20\n",
+        "    infusions: [3, 2, 0]\n    responding: 3\n    horizon_weeks: 52\n"
+        "    endpoint: x\n    responding_quote: r\n",
+    )
+    with pytest.raises(ScenarioError, match="summing to n = 6") as info:
+        load_evidence(write(tmp_path, redose))
+    assert info.value.path == "observations[0].infusions"
+    assert load_evidence(write(tmp_path, redose.replace("[3, 2, 0]", "[3, 3, 0]"))).observations[
+        0
+    ].infusions == [3, 3, 0]
+    duration = GOOD.replace("    kind: responders", "    kind: mean_duration").replace(
+        "    n: 6\n    responders: 4\n    week: 16\n    endpoint: ACR20\n",
+        "    responders: 24\n    mean_weeks: 17.1\n    censored_at_weeks: 16\n",
+    )
+    with pytest.raises(ScenarioError, match="cannot exceed the cut-off") as info:
+        load_evidence(write(tmp_path, duration))
+    assert info.value.path == "observations[0].censored_at_weeks"

@@ -26,7 +26,7 @@ from simtrial.priors.fitting import (  # noqa: E402
 )
 
 FITTED = Path(__file__).resolve().parents[2] / "priors" / "fitted"
-FIT_NAMES = ("msc", "as_placebo", "uc_control")
+FIT_NAMES = ("msc", "msc_v1", "as_placebo", "uc_control")
 
 pytestmark = [
     # PyTensor compiles C code for the slow refit; without a BLAS library it says so once.
@@ -111,7 +111,7 @@ def test_json_summary_agrees_with_the_netcdf(fits, summaries, name):
 
 def test_contract_variables(summaries):
     kinds = {v: i["kind"] for v, i in summaries["msc"]["variables"].items()}
-    assert {v for v, k in kinds.items() if k != "other"} == {
+    contract = {
         "induction",
         "loss_per_week",
         "induction_new",
@@ -119,9 +119,41 @@ def test_contract_variables(summaries):
         "ae_per_infusion",
         "sae_per_year",
     }
-    assert summaries["msc"]["model"]["simtrial_onset_weeks"] == 2.0
+    assert {v for v, k in kinds.items() if k != "other"} == contract | {
+        "ceiling",
+        "loss_per_week_new_remission",
+    }
+    assert {"onset_weeks", "onset_probability", "sigma_loss", "mu_loss"} <= set(kinds)
+    v1 = {v for v, i in summaries["msc_v1"]["variables"].items() if i["kind"] != "other"}
+    assert v1 == contract
+    assert summaries["msc_v1"]["model"]["simtrial_onset_weeks"] == 2.0
+    assert summaries["msc"]["model"]["simtrial_onset_grid"] == "1, 2, 3, 4"
     assert {"theta", "tau", "theta_new"} <= set(summaries["as_placebo"]["variables"])
     assert "response" in summaries["uc_control"]["variables"]
+
+
+def test_point_summary_flags_heavy_tails(summaries):
+    """mean_usable / point_summary: v1's loss rate for a new indication has no usable mean
+    (one draw made most of the sum); bounded probabilities always have one."""
+    from simtrial.priors.fitting import mean_usable_threshold, tail_khat
+
+    v1 = summaries["msc_v1"]["variables"]["loss_per_week_new"]["summary"]
+    assert v1["mean_usable"] is False and v1["point_summary"] == "median"
+    assert v1["tail_khat"] >= 0.7
+    for name in FIT_NAMES:
+        for var, _, _, label, s in entries(summaries[name]):
+            kind = summaries[name]["variables"][var]["kind"]
+            if kind == "probability":
+                assert s["mean_usable"] is True and s["point_summary"] == "mean", (var, label)
+            if kind == "rate":
+                # the median of an even number of draws interpolates: equal up to that
+                assert s["log_q50"] == pytest.approx(np.log(s["q50"]), rel=1e-3)
+                assert s["mean_usable"] == (s["tail_khat"] < 0.7)
+    assert mean_usable_threshold(4000) == 0.7
+    rng = np.random.default_rng(3)
+    assert tail_khat(rng.lognormal(0, 0.5, 4000)) < 0.5  # light tail
+    assert tail_khat(rng.pareto(0.8, 4000) + 1) > 0.9  # no mean: k = 1/0.8
+    assert store.point_summary("msc_v1", "loss_per_week_new") == ("median", v1["q50"])
 
 
 # -- the MAP prior against RBesT ---------------------------------------------------------------
@@ -230,24 +262,51 @@ def test_posterior_predictive_intervals_cover_the_observed(fits, name):
 
 
 def test_sle_remission_at_five_years_is_predicted(fits):
-    """28/68 in remission at 5 years is not in the likelihood (it is 37 - 9): the model must
-    predict it, Binomial(68, π(260)) with one infusion, π(260) = q·exp(-λ(260 - onset))."""
-    post = fits["msc"].posterior
-    q = post["induction"].sel(indication="systemic_lupus_erythematosus").values.reshape(-1)
-    lam = post["loss_per_week"].sel(indication="systemic_lupus_erythematosus").values.reshape(-1)
-    pi = q * np.exp(-lam * (260 - 2.0))
-    pred = np.random.default_rng(0).binomial(68, pi)
-    lo, hi = np.quantile(pred, [0.025, 0.975])
-    assert lo <= 28 <= hi
+    """28/68 in remission at 5 years is not in either likelihood (it is 37 - 9): both models
+    must predict it. v1: π(260) = q·exp(-λ(260 - 2)); v2: c·q·(1 - P(relapse)), remission
+    reached uniformly in the first year."""
+    from simtrial.priors.likelihood import relapse_probability
+
+    sle = "systemic_lupus_erythematosus"
+    rng = np.random.default_rng(0)
+    for name in ("msc_v1", "msc"):
+        post = fits[name].posterior
+        q = post["induction"].sel(indication=sle).values.reshape(-1)
+        lam = post["loss_per_week"].sel(indication=sle).values.reshape(-1)
+        if name == "msc_v1":
+            p = q * np.exp(-lam * (260 - 2.0))
+        else:
+            c = post["ceiling"].values.reshape(-1)
+            p = c * q * (1 - relapse_probability(lam, 260.0, 52.0))
+        lo, hi = np.quantile(rng.binomial(68, p), [0.025, 0.975])
+        assert lo <= 28 <= hi, name
 
 
 def test_posterior_means_are_plausible(summaries):
-    """Sanity: AS loss rate near 1/7.1 per week; SLE near -ln(1 - 9/37)/208."""
-    loss = summaries["msc"]["variables"]["loss_per_week"]["summary"]
+    """Sanity against closed forms of the data alone.
+
+    v1: AS loss rate near 1/7.1 per week (uncensored), SLE near -ln(1 - 9/37)/208.
+    v2: AS near the censored fixed point λ = 24(1 - e^{-16λ})/(24·7.1) = 0.120 (shrunk towards
+    the response-type mean, so within 25%), below v1's; SLE near the λ solving
+    P(relapse; 260, 52) = 9/37.
+    """
+    from scipy import optimize
+
+    from simtrial.priors.likelihood import relapse_probability
+
+    loss = summaries["msc_v1"]["variables"]["loss_per_week"]["summary"]
     assert loss["ankylosing_spondylitis"]["mean"] == pytest.approx(1 / 7.1, rel=0.15)
     assert loss["systemic_lupus_erythematosus"]["mean"] == pytest.approx(
         -np.log(1 - 9 / 37) / 208, rel=0.15
     )
+    v2 = summaries["msc"]["variables"]["loss_per_week"]["summary"]
+    fixed = 0.1
+    for _ in range(200):
+        fixed = 24 * (1 - np.exp(-16 * fixed)) / (24 * 7.1)
+    assert v2["ankylosing_spondylitis"]["q50"] == pytest.approx(fixed, rel=0.25)
+    assert v2["ankylosing_spondylitis"]["q50"] < loss["ankylosing_spondylitis"]["q50"]
+    sle = optimize.brentq(lambda x: relapse_probability(x, 260.0, 52.0) - 9 / 37, 1e-5, 0.1)
+    assert v2["systemic_lupus_erythematosus"]["q50"] == pytest.approx(sle, rel=0.25)
 
 
 # -- the diagnostics gate ----------------------------------------------------------------------
@@ -332,6 +391,22 @@ def test_cli_plot(tmp_path):
     assert names == ["forest.png", "posterior.png", "ppc.png", "trace.png"]
 
 
+def test_cli_report_is_self_contained(tmp_path):
+    result = CliRunner().invoke(app, ["report", "msc", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 4
+    assert "src='http" not in page and "<script" not in page
+    for text in (
+        "seed_003_ankylosing_spondylitis",
+        "redosing_year1",
+        "ESS elir",
+        "ra-phase2.yaml",
+        "Posterior predictive checks per pilot",
+    ):
+        assert text in page, text
+
+
 # -- refit (slow) ------------------------------------------------------------------------------
 
 
@@ -340,9 +415,16 @@ def test_cli_plot(tmp_path):
 @pytest.mark.filterwarnings("ignore::RuntimeWarning:simtrial.priors.em")
 @pytest.mark.parametrize("name", FIT_NAMES)
 def test_refit_reproduces_the_committed_draws(fits, name, tmp_path):
-    """``simtrial priors fit`` on the same evidence and seed gives the committed draws."""
+    """``simtrial priors fit`` on the same evidence and seed gives the committed draws, on the
+    same machine with the versions of ``constraints.txt`` (across machines it need not)."""
     from simtrial.priors.fitting import fit_prior
 
+    if name == "msc_v1":
+        pytest.skip(
+            "msc_v1 keeps the files of the reviewed fit, sampled on another machine: a refit "
+            "here differs (draws are only reproducible on the same machine and versions); its "
+            "model is still checked by the three-seed gate"
+        )
     fit_prior(name, out_dir=tmp_path, progressbar=False)
     new = az.from_netcdf(tmp_path / f"{name}.nc")
     old = fits[name]
@@ -351,3 +433,20 @@ def test_refit_reproduces_the_committed_draws(fits, name, tmp_path):
             np.testing.assert_array_equal(
                 getattr(new, group)[var].values, getattr(old, group)[var].values, err_msg=var
             )
+
+
+GATE_SEEDS = (1, 2, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::RuntimeWarning:simtrial.priors.em")
+@pytest.mark.parametrize("seed", GATE_SEEDS)
+@pytest.mark.parametrize("name", FIT_NAMES)
+def test_every_fit_passes_the_gate_on_three_seeds(name, seed):
+    """Each fit passes its diagnostics gate (R-hat <= 1.01, bulk ESS >= 400, no divergences)
+    with three other sampler seeds: the gate does not hinge on a lucky seed."""
+    from simtrial.priors.fitting import sample_prior
+
+    idata = sample_prior(name, seed=seed, progressbar=False, cores=2)  # raises if it fails
+    diag = check_diagnostics(idata, name)
+    assert diag["divergences"] == 0 and diag["max_rhat"] <= RHAT_MAX

@@ -11,11 +11,13 @@ import pymc as pm  # noqa: E402
 
 from simtrial.errors import PriorError  # noqa: E402
 from simtrial.priors.evidence import INDICATIONS, load_all  # noqa: E402
+from simtrial.priors.likelihood import NUMPY  # noqa: E402
 from simtrial.priors.models import (  # noqa: E402
     ONSET_WEEKS,
     as_placebo_model,
     induction_times,
     msc_model,
+    msc_v1_model,
     response_probability,
     uc_control_model,
 )
@@ -118,8 +120,8 @@ def evidence():
     return load_all()
 
 
-def test_msc_model_graph(evidence):
-    model = msc_model(evidence)
+def test_msc_v1_model_graph(evidence):
+    model = msc_v1_model(evidence)
     assert list(model.coords["indication"]) == list(INDICATIONS)
     assert list(model.coords["pilot"]) == [
         "ulcerative_colitis:msc_response_week12",
@@ -151,11 +153,11 @@ def test_msc_model_graph(evidence):
     assert np.isfinite(logp)
 
 
-def test_msc_likelihood_uses_the_closed_form(evidence):
+def test_msc_v1_likelihood_uses_the_closed_form(evidence):
     """At a fixed point, the responders' log-likelihood equals Binomial(n, π) by hand."""
     from scipy import stats
 
-    model = msc_model(evidence)
+    model = msc_v1_model(evidence)
     point = model.initial_point()
     point["z_induction"] = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
     point["z_loss"] = np.array([-1.0, 0.2, -2.0, 1.0, 0.0])
@@ -178,6 +180,56 @@ def test_msc_likelihood_uses_the_closed_form(evidence):
         for j, weeks, week, n, r in cases
     ]
     np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_msc_v2_potential_is_the_onset_mixture_by_hand(evidence):
+    """v2: the model's log density minus its priors is log Σ_d ¼ Π_i p_i(y_i | θ, d) (onset
+    marginalised) times the onset-free terms; the responders' terms by hand from
+    Binomial(n, c·π(W; d)) with the independent NumPy recursion of this file."""
+    from scipy import special, stats
+
+    from simtrial.priors.likelihood import ONSET_GRID, pilot_terms
+
+    model = msc_model(evidence)
+    assert {"ceiling", "mu_loss", "sigma_loss"} <= {rv.name for rv in model.free_RVs}
+    assert list(model.coords["endpoint_type"]) == ["response", "remission"]
+    point = model.initial_point()
+    point["z_induction"] = np.array([0.3, -0.2, 0.1, 0.5, -0.4])
+    point["z_loss"] = np.array([-1.0, 0.2, -2.0, 1.0, 0.0])
+    point["mu_loss"] = np.array([-3.0, -6.0])
+    point["ceiling_logodds__"] = np.array(np.log(0.9 / 0.1))
+    outputs = model.replace_rvs_by_values(
+        [model["pilots_onset"], model["pilots_fixed"], model["induction"], model["loss_per_week"]]
+    )
+    f = model.compile_fn(
+        outputs,
+        inputs=model.value_vars,
+        on_unused_input="ignore",
+    )
+    onset_part, fixed_part, q, lam = (np.asarray(x) for x in f(point))
+    # SLE is alone in its endpoint type: its loss rate is the type mean
+    assert lam[2] == pytest.approx(np.exp(-6.0))
+    params = {
+        "induction": q,
+        "loss": lam,
+        "ceiling": np.array(0.9),
+        "ae": np.array(0.5),
+        "sae": np.array(1.0),
+    }
+    terms = pilot_terms(evidence, "v2")
+    by_d = [sum(t.loglik(params, d, NUMPY) for t in terms if t.uses_onset) for d in ONSET_GRID]
+    assert float(onset_part) == pytest.approx(float(special.logsumexp(by_d) - np.log(4)), rel=1e-9)
+    fixed = sum(t.loglik(params, 0.0, NUMPY) for t in terms if not t.uses_onset)
+    assert float(fixed_part) == pytest.approx(float(fixed), rel=1e-9)
+    cases = [(0, [0, 4, 8], 12, 12, 10), (1, [0], 8, 6, 4), (3, [0, 1, 2, 3], 4, 31, 24),
+             (4, [0, 4, 8], 16, 6, 4)]  # fmt: skip
+    resp = [t for t in terms if t.kind == "responders"]
+    for d in ONSET_GRID:
+        for term, (j, weeks, week, n, r) in zip(resp, cases, strict=True):
+            want = stats.binom.logpmf(
+                r, n, pi_numpy(q[j], lam[j], weeks, week, onset=d, ceiling=0.9)
+            )
+            assert float(term.loglik(params, d, NUMPY)) == pytest.approx(float(want), rel=1e-9)
 
 
 def test_as_placebo_and_uc_control_models(evidence):

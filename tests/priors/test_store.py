@@ -41,7 +41,7 @@ def test_fitted_dir_default_and_env(monkeypatch, tmp_path):
 
 
 def test_available_fits():
-    assert store.available_fits() == ["as_placebo", "msc", "uc_control"]
+    assert store.available_fits() == ["as_placebo", "msc", "msc_v1", "uc_control"]
 
 
 def test_describe_msc():
@@ -64,7 +64,7 @@ def test_missing_fit_message(tmp_path):
         store.describe("nope")
     msg = str(info.value)
     assert "no fitted prior 'nope' in" in msg
-    assert "(available: as_placebo, msc, uc_control)" in msg
+    assert "(available: as_placebo, msc, msc_v1, uc_control)" in msg
     assert "run `simtrial priors fit nope`" in msg
     with pytest.raises(PriorError, match=r"available: none"):
         store.describe("msc", directory=tmp_path)
@@ -120,7 +120,10 @@ def test_joint_draws_shape_and_rows_are_posterior_draws():
 
 
 def test_joint_draws_keep_the_posterior_correlation():
-    """corr(induction, loss_per_week) of RA in the joint draws = the posterior's (4 SE).
+    """corr(induction of RA, ceiling) in the joint draws = the posterior's (4 SE).
+
+    In msc v2 the strong dependence is between ``q`` and the ceiling ``c`` (the pilots see
+    mostly their product); scenarios draw both with ``{prior: msc/...}``.
 
     Independent marginals would give 0: the posterior correlation is far from 0, so the test
     would catch them (checked below with a shuffled column).
@@ -128,11 +131,11 @@ def test_joint_draws_keep_the_posterior_correlation():
     post = nc_posterior("msc")
     label = "rheumatoid_arthritis"
     q = post["induction"].sel(indication=label).values.reshape(-1)
-    lam = post["loss_per_week"].sel(indication=label).values.reshape(-1)
-    rho = np.corrcoef(q, lam)[0, 1]
+    c = post["ceiling"].values.reshape(-1)
+    rho = np.corrcoef(q, c)[0, 1]
     n = 40_000
     draws = store.joint_draws(
-        "msc", [("induction", label), ("loss_per_week", label)], n, np.random.default_rng(9)
+        "msc", [("induction", label), ("ceiling", None)], n, np.random.default_rng(9)
     )
     se = (1 - rho**2) / np.sqrt(n)
     got = np.corrcoef(draws[:, 0], draws[:, 1])[0, 1]
