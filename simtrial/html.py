@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from simtrial.design_summary import design_section
+
 # ``X as X``: re-exported, for imports from before the plain words moved to narrative.py
 from simtrial.narrative import FIXED as FIXED
 from simtrial.narrative import MEANINGS as MEANINGS
@@ -56,6 +58,7 @@ __all__ = ["report_html", "write_report"]
 
 SECTIONS = (
     ("overview", "Overview"),
+    ("design", "Design summary"),
     ("scenario", "The scenario as written"),
     ("assumptions", "Assumptions and their evidence"),
     ("comparison", "Comparison of the variants"),
@@ -603,6 +606,7 @@ def report_html(
     plots = "".join(_img(name, images[name]) for name in PLOT_FILES if name in images)
     sections = {
         "overview": _overview(result, scenarios, notes),
+        "design": design_section(result, scenarios),
         "scenario": f"<p>The file exactly as written{where}; <code>variants</code> are merged "
         f"into the base scenario one at a time.</p><pre>{esc(text)}</pre>",
         "assumptions": "<p>Every number the simulation assumes. Power uses each parameter's "

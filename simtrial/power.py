@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from simtrial.analysis.design import Design
+from simtrial.design_summary import design_summary
 from simtrial.engines import get_engine
 from simtrial.engines.base import Engine, has_uncertainty
 from simtrial.parallel import Executor
@@ -105,6 +106,7 @@ def run(
         test=base.analysis.test,
         endpoint=base.endpoint.kind,
         version=_version(),
+        design=design_summary(scenarios),
     )
 
 
