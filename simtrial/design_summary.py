@@ -66,6 +66,7 @@ SECTIONS = (
     "safety",
     "enrolment",
     "dropout",
+    "operations",
 )
 
 
@@ -115,6 +116,9 @@ def _variant(scenario: Scenario) -> dict[str, Any]:
             }
             for arm, spec in scenario.arms.items()
         },
+        "operations": (
+            scenario.operations.model_dump() if scenario.operations is not None else None
+        ),
     }
 
 
@@ -510,6 +514,18 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
                 f"{s['unsafe_rate_per_year']:g}/yr (twice); assumed SAE rate: {assumed}/yr",
             )
         ]
+    if key == "operations":
+        o = s
+        parts = [f"{o['sites']} site{'s' * (o['sites'] > 1)}"]
+        if o.get("infusion_slots_per_week") is not None:
+            k = o["infusion_slots_per_week"]
+            parts.append(f"{k:g} infusion slot{'s' * (k != 1)} per site and week")
+        if o.get("doses_per_week") is not None:
+            d = o["doses_per_week"]
+            parts.append(f"{d:g} cell dose{'s' * (d != 1)} released per week")
+        if o.get("visit_window_weeks"):
+            parts.append(f"visit window ± {o['visit_window_weeks']:g} weeks")
+        return [("operations", ", ".join(parts) + " (des engine)")]
     if key == "enrolment":
         return [("enrolment", f"Poisson, {s['rate_per_week']:g} patients per week")]
     if key == "dropout":
@@ -564,3 +580,53 @@ def design_section(result: Any, scenarios: ScenarioSet) -> str:
         "<p>What the trial is and how it decides, as simulated (also under <code>design</code> "
         "in summary.json, with the full decision boundaries).</p>" + html_summary(summary)
     )
+
+
+OPERATIONS = (
+    (
+        "Mean infusion delay (weeks)",
+        "weeks from an infusion's due date to when it was given, over given infusions (des "
+        "engine: infusion slots and cell-dose supply)",
+        "mean_infusion_delay_weeks",
+    ),
+    (
+        "Infusions delayed",
+        "share of given infusions that were given late",
+        "infusions_delayed_fraction",
+    ),
+    (
+        "Infusions missed",
+        "infusions per randomised patient not given before the endpoint (the patient left "
+        "the study while waiting)",
+        "infusions_missed_before_endpoint",
+    ),
+)
+
+
+def extra_rows(points: list[Any]) -> list[tuple[str, str, str]]:
+    """(label, tooltip, summary.json key) of the report's comparison-table rows for the
+    operations metrics (des engine, per arm) and the safety-stop probabilities (with the SAE
+    rates they were computed at)."""
+    rows: list[tuple[str, str, str]] = []
+    for label, tip, key in OPERATIONS:
+        arms: list[str] = []
+        for p in points:
+            arms += [a for a in p.extra.get(key, {}) if a not in arms]
+        rows += [(f"{label}, {a}", tip, f"{key}.{a}") for a in arms]
+    safety = [
+        p.extra["safety_stop_probability"] for p in points if "safety_stop_probability" in p.extra
+    ]
+    for which, words in (("safe_rate", "half"), ("unsafe_rate", "twice")):
+        rates = sorted({s[f"{which}_per_year"] for s in safety})
+        if not rates:
+            continue
+        at = " or ".join(f"{r:g}" for r in rates)
+        rows.append(
+            (
+                f"P(safety stop) at {at} SAEs/yr",
+                f"chance the safety rule stops the trial when the true SAE rate on the treatment "
+                f"is {at} per patient-year ({words} the rule's maximum)",
+                f"safety_stop_probability.{which}",
+            )
+        )
+    return rows

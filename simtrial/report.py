@@ -161,7 +161,10 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
             ("missed infusions/pt", "infusions_missed_before_endpoint"),
         ):
             measures.append((arm_label(label, key), _extra_per_arm(key)))
-    if any(p.expected_n != p.n_total for p in points):
+    if any(
+        p.expected_n != p.n_total or any(p.stopped_early.values()) or "stopped_by_look" in p.extra
+        for p in points
+    ):
         measures.append(("expected n", lambda p: f"{p.expected_n:.1f}"))
         measures.append(
             (
