@@ -207,7 +207,18 @@ def test_summary_json_and_python_api_carry_the_design(tmp_path):
 
     out = tmp_path / "out"
     file = ROOT / "scenarios" / "ra-phase2.yaml"
-    args = ["run", str(file), "--out", str(out), "-q", "--engine", "exact", "--simulations", "50"]
+    args = [
+        "run",
+        str(file),
+        "--out",
+        str(out),
+        "-q",
+        "--engine",
+        "exact",
+        "--simulations",
+        "50",
+        "--no-report",
+    ]
     assert main(args) == 0
     written = json.loads((out / "summary.json").read_text())
     expected = json.loads(json.dumps(design_summary(load_scenario(file))))
