@@ -26,7 +26,8 @@
   assurance; analysis prior of the Bayesian rule; SAE-rate prior of the safety rule), the mean
   used for power and its effective sample size (ESS). ``{beta: [a, b]}``: a + b (patients);
   ``{gamma: [shape, rate]}``: rate (units of exposure: patient-years for the SAE rate, weeks
-  for a per-week rate; RBesT's ESS of a Gamma prior with a Poisson likelihood); fitted priors
+  for a per-week rate; RBesT's ESS of a Gamma prior with a Poisson likelihood; likewise for
+  fitted Gamma mixtures); fitted priors
   ``{prior: FIT/VAR[INDEX]}``: the ELIR, moment and Morita ESS of the Beta/Gamma-mixture
   approximation stored in ``priors/fitted/<fit>.json`` (:mod:`simtrial.priors.ess`); a
   robustified control prior (``bayes.robust_weight``) gets the ESS of the robust mixture;
@@ -288,11 +289,11 @@ def _critical_counts(scenario: Scenario, design: Any) -> dict[str, Any] | None:
     }
 
 
-def _ess_of(param: Parameter, robust_weight: float = 0.0) -> dict[str, Any]:
+def _ess_of(param: Parameter, unit: str, robust_weight: float = 0.0) -> dict[str, Any]:
     if isinstance(param, BetaParam):
         return {"ess": {"a+b": param.a + param.b}, "ess_unit": "patients"}
     if isinstance(param, GammaParam):
-        return {"ess": {"rate": param.rate}, "ess_unit": "units of exposure"}
+        return {"ess": {"rate": param.rate}, "ess_unit": unit}
     if isinstance(param, PriorParam):
         from simtrial.priors import store
 
@@ -302,8 +303,10 @@ def _ess_of(param: Parameter, robust_weight: float = 0.0) -> dict[str, Any]:
         if pos is not None:
             entry = entry[info["coords"][info["dims"][0]][pos]]
         family = entry.get("mixture_family")
-        unit = "patients" if family == "beta" else "units of exposure"
-        out: dict[str, Any] = {"family": family, "ess_unit": unit}
+        out: dict[str, Any] = {
+            "family": family,
+            "ess_unit": "patients" if family == "beta" else unit,
+        }
         if robust_weight > 0:
             robust = entry.get("robust") or {}
             if robust.get("weight") == robust_weight and robust.get("mean") == 0.5:
@@ -338,6 +341,15 @@ def _robust_ess(entry: dict[str, Any], weight: float) -> dict[str, float | None]
     return out
 
 
+def _exposure(where: str) -> str:
+    """The exposure unit of a rate's ESS (a Gamma prior's rate, Poisson likelihood)."""
+    if where.endswith("per_week"):
+        return "weeks of exposure"
+    if where.endswith("per_year") or where.startswith("safety"):
+        return "patient-years"
+    return "patients"
+
+
 def _written(param: Parameter) -> str:
     if isinstance(param, PriorParam):
         return f"{{prior: {param}}}"
@@ -362,7 +374,7 @@ def _priors(scenario: Scenario) -> list[dict[str, Any]]:
             robust = bayes.robust_weight
         entry: dict[str, Any] = {"where": where, "role": role, "written": _written(param)}
         entry["mean"] = round(float(param.mean()), 6)
-        entry.update(_ess_of(param, robust))
+        entry.update(_ess_of(param, _exposure(where), robust))
         out.append(entry)
     safety = scenario.safety
     if safety is not None and safety.prior is None:
@@ -373,7 +385,7 @@ def _priors(scenario: Scenario) -> list[dict[str, Any]]:
                 "written": "Gamma(0.5, rate=1)",
                 "mean": 0.5,
                 "ess": {"rate": 1.0},
-                "ess_unit": "units of exposure",
+                "ess_unit": "patient-years",
             }
         )
     return out
@@ -468,13 +480,13 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
                 else:
                     crit = look["x_treatment_critical"]
                     need = (
-                        f"needs ≥ {crit}/{m_t} {t}"
+                        f"success needs ≥ {crit}/{m_t} {t} responders"
                         if crit is not None
-                        else f"cannot succeed on {t}"
+                        else f"no number of {t} responders succeeds"
                     )
                     text = (
-                        f"with {look['x_control']}/{m_c} {c} responders "
-                        f"(expected {pc:.3f}·{m_c}) success {need}"
+                        f"{need} when {look['x_control']}/{m_c} {c} respond (expected "
+                        f"{pc * m_c:.1f})"
                     )
                 lines.append((head, text))
         if lines:

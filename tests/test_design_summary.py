@@ -244,3 +244,21 @@ def test_report_has_the_design_section(tmp_path):
     assert page.index("id='design'") < page.index("id='scenario'")
     assert "msc/induction[rheumatoid_arthritis]" in page
     assert "|z| ≥ 1.9600 (p ≤ 0.0500)" in page
+
+
+def test_ess_of_gamma_prior_is_its_rate_in_patient_years():
+    s = scenario(
+        {
+            "safety": {
+                "max_serious_rate_per_year": 0.4,
+                "posterior_probability": 0.8,
+                "prior": {"gamma": [1.5, 4]},
+            }
+        }
+    )
+    variant = only(design_summary(s))
+    priors = {p["where"]: p for p in variant["priors"]}
+    assert priors["safety.prior"]["ess"] == {"rate": 4.0}
+    assert priors["safety.prior"]["ess_unit"] == "patient-years"
+    assert priors["safety.prior"]["mean"] == pytest.approx(1.5 / 4)
+    assert variant["safety"]["prior"] == {"shape": 1.5, "rate": 4.0}
