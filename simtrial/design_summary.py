@@ -175,18 +175,22 @@ def _analysis(scenario: Scenario) -> dict[str, Any]:
 
 
 def _looks(scenario: Scenario, design: Any) -> dict[str, Any] | None:
+    from simtrial.analysis.group_sequential import boundaries
+
     a = scenario.analysis
-    if a.test == "logrank" or len(a.treatments) > 1:
-        return None
     interims = a.interims
     out: dict[str, Any] = {"information": list(design.information)}
     b = design.boundaries
+    if a.test == "logrank":  # one final analysis at level alpha
+        b = boundaries([1.0], a.alpha, a.sided, "none")
     if b is not None:
         out["efficacy_z"] = [round(c, 6) if math.isfinite(c) else None for c in b.efficacy_z]
         out["nominal_p"] = [round(p, 8) for p in b.nominal_alpha]
         out["cumulative_alpha"] = [round(x, 8) for x in b.cumulative_alpha]
         out["spending"] = b.spending
         out["sided"] = b.sided
+        if a.multiplicity:
+            out["multiplicity"] = a.multiplicity
     else:
         out["efficacy_z"] = None
         out["spending"] = interims.efficacy_spending if interims else "none"
@@ -295,10 +299,14 @@ def _ess_of(param: Parameter, unit: str, robust_weight: float = 0.0) -> dict[str
     if isinstance(param, GammaParam):
         return {"ess": {"rate": param.rate}, "ess_unit": unit}
     if isinstance(param, PriorParam):
+        from simtrial.errors import PriorError
         from simtrial.priors import store
 
         pos = store.resolve_index(param.fit, param.var, param.index)
-        info = store.summary(param.fit)["variables"][param.var]
+        try:
+            info = store.summary(param.fit)["variables"][param.var]
+        except (PriorError, KeyError):  # a fit without its JSON summary: no stored ESS
+            return {"ess": None, "ess_unit": None}
         entry = info["summary"]
         if pos is not None:
             entry = entry[info["coords"][info["dims"][0]][pos]]
@@ -450,16 +458,20 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
         info = s["information"]
         if s.get("efficacy_z") is not None and len(info) > 1:
             cells = []
+            stat = "|z|" if s["sided"] == "two" else "z"
             for t, z, p in zip(info, s["efficacy_z"], s["nominal_p"], strict=True):
                 if z is None:
                     cells.append(f"t={t:g}: none")
                 else:
-                    cells.append(f"t={t:g}: z ≥ {z:.4f} (p ≤ {_p(p)})")
+                    cells.append(f"t={t:g}: {stat} ≥ {z:.4f} (p ≤ {_p(p)})")
             lines.append(("looks", f"{SPENDING[s['spending']]} (Lan–DeMets); " + "; ".join(cells)))
         elif s.get("efficacy_z") is not None:
             z, p = s["efficacy_z"][0], s["nominal_p"][0]
             stat = "|z|" if s["sided"] == "two" else "z"
-            lines.append(("looks", f"one final analysis: {stat} ≥ {z:.4f} (p ≤ {_p(p)})"))
+            text = f"one final analysis: {stat} ≥ {z:.4f} (p ≤ {_p(p)})"
+            if s.get("multiplicity"):
+                text += f" overall; each comparison's level adjusted by {s['multiplicity']}"
+            lines.append(("looks", text))
         elif len(info) > 1:
             looks = ", ".join(f"{t:g}" for t in info)
             lines.append(("looks", f"at information {looks}; efficacy: {SPENDING[s['spending']]}"))

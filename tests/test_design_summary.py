@@ -61,7 +61,7 @@ def test_boundaries_equal_rpact_and_nominal_p_is_two_sided_normal_tail():
         assert p == pytest.approx(2 * (1 - stats.norm.cdf(z)), rel=1e-5)
     assert looks["spending"] == "obrien_fleming"
     text = dict(summary_lines(design_summary(s)))["looks"]
-    assert "z ≥ 2.9626" in text and "z ≥ 1.9686" in text
+    assert "|z| ≥ 2.9626" in text and "|z| ≥ 1.9686" in text
 
 
 def test_nominal_p_of_three_looks_equal_rpact_stage_levels():
