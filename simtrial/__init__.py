@@ -5,6 +5,7 @@ re-dosing on loss, dropouts and adverse events; power, type I error, assurance a
 comparison.
 """
 
+from simtrial.design_summary import design_summary
 from simtrial.errors import EngineError, PriorError, ScenarioError, SimtrialError
 from simtrial.model import response_probability
 from simtrial.power import run
@@ -22,6 +23,7 @@ __all__ = [
     "SimtrialError",
     "VariantResult",
     "burden",
+    "design_summary",
     "load_scenario",
     "power_curve",
     "response_over_time",

@@ -27,6 +27,27 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False)
 
 
+def _version_callback(value: bool) -> None:
+    if value:
+        from simtrial.power import _version
+
+        out.print(f"simtrial {_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Plan trials of repeated MSC infusions: priors from pilot studies, simulated trials,
+    power, assurance and schedule comparison."""
+
+
 def _error(exc: Exception) -> None:
     """One message on stderr (no markup: field paths contain brackets)."""
     err.print(Text("error: ", style="bold red") + Text(str(exc)))
@@ -175,7 +196,11 @@ def run(
         paths = [output.final(p) for p in paths]
         output.publish()
     if not quiet:
-        out.print(result_table(result))
+        from simtrial.design_summary import terminal_summary
+
+        if result.design is not None:
+            out.print(terminal_summary(result.design))
+        out.print(result_table(result, width=out.width))
         for name, variant in result.variants.items():
             size = variant.sample_size
             if size is None:

@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from simtrial.design_summary import design_section, extra_rows
+
 # ``X as X``: re-exported, for imports from before the plain words moved to narrative.py
 from simtrial.narrative import FIXED as FIXED
 from simtrial.narrative import MEANINGS as MEANINGS
@@ -56,6 +58,7 @@ __all__ = ["report_html", "write_report"]
 
 SECTIONS = (
     ("overview", "Overview"),
+    ("design", "Design summary"),
     ("scenario", "The scenario as written"),
     ("assumptions", "Assumptions and their evidence"),
     ("comparison", "Comparison of the variants"),
@@ -230,8 +233,11 @@ def _measures(result: RunResult) -> list[tuple[str, str, str, int, str | None]]:
                      "endpoint visit, on average", "expected_duration_weeks"))  # fmt: skip
     if any(_stops(v) for v in result.variants.values()):
         rows += [(f"Stopped early: {r}", f"chance the trial stops early for {r}",
-                  f"stopped_early.{r}") for r in ("efficacy", "futility", "safety")]  # fmt: skip
-    digits = {"infusions_per_patient": 2, "expected_n": 1, "expected_duration_weeks": 1}
+                  f"stopped_early.{r}")
+                 for r in ("efficacy", "futility", "safety", "harm")]  # fmt: skip
+    rows += extra_rows(points)
+    digits = {"infusions_per_patient": 2, "expected_n": 1, "expected_duration_weeks": 1,
+              "mean_infusion_delay_weeks": 2}  # fmt: skip
     return [
         (label, tip, key, digits.get(key.split(".")[0], 3), f"{key}_se" if key in se else None)
         for label, tip, key in rows
@@ -621,6 +627,7 @@ def report_html(
     plots = "".join(_img(name, images[name]) for name in PLOT_FILES if name in images)
     sections = {
         "overview": _overview(result, scenarios, notes),
+        "design": design_section(result, scenarios),
         "scenario": f"<p>The file exactly as written{where}; <code>variants</code> are merged "
         f"into the base scenario one at a time.</p><pre>{esc(text)}</pre>",
         "assumptions": "<p>Every number the simulation assumes. Power and type I error use "

@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from simtrial.analysis.design import Design
+from simtrial.design_summary import design_summary
 from simtrial.engines import get_engine
 from simtrial.engines.base import Engine, point_summaries
 from simtrial.parallel import Executor
@@ -122,6 +123,7 @@ def run(
         test=base.analysis.test,
         endpoint=base.endpoint.kind,
         version=_version(),
+        design=design_summary(scenarios),
     )
 
 

@@ -11,12 +11,16 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
+from rich.console import Group
 
-from simtrial.results import RunResult
+from simtrial.results import PointResult, RunResult
+from simtrial.terminal import variant_tables
+
+STOPS = ("efficacy", "futility", "safety", "harm")
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -96,20 +100,44 @@ def _fmt(value: float | None, se: float | None = None) -> str:
     return f"{value:.3f}"
 
 
-def result_table(result: RunResult) -> Table:
-    """Variants side by side: one row per ``n_total`` and measure, one column per variant."""
-    table = Table(
-        title=f"{result.scenario} — {result.engine} engine, {result.simulations} simulations, "
-        f"seed {result.seed}",
-        title_justify="left",
-    )
-    table.add_column("n_total", justify="right")
-    table.add_column("measure")
+def _per_arm(values: dict[str, float], digits: int = 2) -> str:
+    return " / ".join(f"{v:.{digits}f}" for v in values.values()) or "—"
+
+
+def _extra_per_arm(key: str) -> Callable[[PointResult], str]:
+    return lambda p: _per_arm(p.extra.get(key, {}))
+
+
+def _safety_stop(which: str) -> Callable[[PointResult], str]:
+    return lambda p: _fmt(p.extra.get("safety_stop_probability", {}).get(which))
+
+
+def _rate_label(prefix: str, rates: set[float], fallback: str) -> str:
+    return f"{prefix} {rates.pop():g}/yr" if len(rates) == 1 else f"{prefix} {fallback}"
+
+
+def result_table(result: RunResult, width: int | None = None) -> Group:
+    """Variants side by side: one row per ``n_total`` and measure, one column per variant.
+
+    With ``width`` (the terminal's), variants that do not fit side by side go to further
+    tables; no name or number is ever truncated (:mod:`simtrial.terminal`).
+    """
     names = list(result.variants)
-    for name in names:
-        table.add_column(name, justify="right")
     n_values = sorted({p.n_total for v in result.variants.values() for p in v.points})
     by_variant = {name: {p.n_total: p for p in v.points} for name, v in result.variants.items()}
+    points = [p for v in result.variants.values() for p in v.points]
+    arms = list(points[0].endpoint_probability)
+
+    def arm_label(label: str, key: str) -> str:
+        """Name the arms in the label when a per-arm row covers only some of them."""
+        covered: list[str] = []
+        for p in points:
+            values = getattr(p, key, None)
+            if values is None:
+                values = p.extra.get(key, {})
+            covered += [a for a in values if a not in covered]
+        return label if covered == arms else f"{label} ({'/'.join(covered)})"
+
     measures = [
         ("power (treatment better)", lambda p: _fmt(p.power, p.power_se)),
         (
@@ -120,45 +148,62 @@ def result_table(result: RunResult) -> Table:
         ),
         ("type I error", lambda p: _fmt(p.type1_error, p.type1_error_se)),
         ("assurance", lambda p: _fmt(p.assurance, p.assurance_se)),
-        (
-            "P(endpoint)",
-            lambda p: " / ".join(f"{v:.2f}" for v in p.endpoint_probability.values()),
-        ),
+        ("P(endpoint)", lambda p: _per_arm(p.endpoint_probability)),
         (
             "  over the prior",
-            lambda p: " / ".join(
-                f"{v:.2f}" for v in p.extra.get("endpoint_probability_prior", {}).values()
-            ),
+            _extra_per_arm("endpoint_probability_prior"),
         ),
         (
-            "infusions/patient",
-            lambda p: " / ".join(f"{v:.2f}" for v in p.infusions_per_patient.values()) or "—",
+            arm_label("infusions/patient", "infusions_per_patient"),
+            lambda p: _per_arm(p.infusions_per_patient),
         ),
     ]
-    points = [p for v in result.variants.values() for p in v.points]
-    if any(p.expected_n != p.n_total for p in points):
+    if any("mean_infusion_delay_weeks" in p.extra for p in points):  # des engine: operations
+        for label, key in (
+            ("infusion delay (weeks)", "mean_infusion_delay_weeks"),
+            ("infusions delayed", "infusions_delayed_fraction"),
+            ("missed infusions/pt", "infusions_missed_before_endpoint"),
+        ):
+            measures.append((arm_label(label, key), _extra_per_arm(key)))
+    if any(
+        p.expected_n != p.n_total or any(p.stopped_early.values()) or "stopped_by_look" in p.extra
+        for p in points
+    ):
         measures.append(("expected n", lambda p: f"{p.expected_n:.1f}"))
         measures.append(
             (
-                "stopped eff/fut/saf",
-                lambda p: " / ".join(f"{v:.2f}" for v in p.stopped_early.values()),
+                "stopped eff/fut/saf/harm",
+                lambda p: "/".join(f"{p.stopped_early.get(r, 0.0):.2f}" for r in STOPS),
             )
         )
-    if any("safety_stop_probability" in p.extra for p in points):
-        measures.append(
-            (
-                "P(safety stop) safe/unsafe",
-                lambda p: "{safe_rate:.2f} / {unsafe_rate:.2f}".format(
-                    **p.extra["safety_stop_probability"]
-                ),
+    safety = [
+        p.extra["safety_stop_probability"] for p in points if "safety_stop_probability" in p.extra
+    ]
+    if safety:
+        for which, fallback in (
+            ("safe_rate", "max/2"),
+            ("unsafe_rate", "2·max"),
+        ):
+            rates = {s[f"{which}_per_year"] for s in safety}
+            measures.append(
+                (
+                    _rate_label("P(safety stop)", rates, fallback),
+                    _safety_stop(which),
+                )
             )
-        )
+    rows = []
     for n in n_values:
         for i, (label, fn) in enumerate(measures):
             cells = [fn(by_variant[name][n]) if n in by_variant[name] else "—" for name in names]
-            table.add_row(
-                str(n) if i == 0 else "", label, *cells, end_section=i == len(measures) - 1
-            )
-    arms = list(next(iter(result.variants.values())).points[0].endpoint_probability)
-    table.caption = f"P(endpoint) per arm: {' / '.join(arms)}"
-    return table
+            rows.append((str(n) if i == 0 else "", label, cells, i == len(measures) - 1))
+    title = (
+        f"{result.scenario} — {result.engine} engine, {result.simulations} simulations, "
+        f"seed {result.seed}"
+    )
+    caption = f"per-arm values: {' / '.join(arms)}; ± Monte Carlo standard error"
+    if safety:
+        caption += (
+            "; P(safety stop): chance the safety rule stops the trial when the true SAE rate is "
+            "half / twice its max"
+        )
+    return variant_tables(title, caption, ("n_total", "measure"), names, rows, width)

@@ -113,9 +113,14 @@ class RunResult:
     test: str = ""
     endpoint: str = ""
     version: str = ""
+    design: dict[str, Any] | None = None
+
+    def design_summary(self) -> dict[str, Any] | None:
+        """The design summary (:func:`simtrial.design_summary`) of the scenario that was run."""
+        return self.design
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "scenario": self.scenario,
             "seed": self.seed,
             "simulations": self.simulations,
@@ -125,6 +130,9 @@ class RunResult:
             "simtrial_version": self.version,
             "variants": {name: v.to_dict() for name, v in self.variants.items()},
         }
+        if self.design is not None:
+            out["design"] = self.design
+        return out
 
     def to_frame(self) -> Any:
         """One row per (variant, point) as a pandas DataFrame (per-arm values flattened)."""
@@ -154,7 +162,7 @@ class RunResult:
         from simtrial.report import result_table
 
         console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
-        console.print(result_table(self))
+        console.print(result_table(self, width=120))
         return console.export_text()
 
     def plot_power(self, variant: str | None = None) -> Any:

@@ -1,0 +1,175 @@
+"""The terminal table (issue 9, item 8): readable at 80 and 60 columns and when piped.
+
+The printed text is parsed back (box-drawing columns) and every cell compared with the value
+in summary.json formatted as the table formats it, so a truncated name or number, or a value in
+the wrong column, fails.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from simtrial import load_scenario
+from simtrial.cli import main
+from simtrial.html import _comparison_table
+from simtrial.power import run
+from simtrial.report import result_table
+from tests.helpers import scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse(text: str) -> dict[tuple[str, int, str], str]:
+    """Cells of every results table: (variant, n_total, measure label) -> text."""
+    cells: dict[tuple[str, int, str], str] = {}
+    names: list[str] = []
+    n = 0
+    for line in text.splitlines():
+        if line.startswith("┃"):
+            parts = [c.strip() for c in line.strip().strip("┃").split("┃")]
+            if parts[:2] == ["n_total", "measure"]:
+                names = parts[2:]
+        elif line.startswith("│") and names:
+            parts = [c.strip() for c in line.strip().strip("│").split("│")]
+            assert len(parts) == 2 + len(names), line
+            if parts[0]:
+                n = int(parts[0])
+            for name, cell in zip(names, parts[2:], strict=True):
+                cells[(name, n, parts[1])] = cell
+    return cells
+
+
+def fmt(value: float, se: float | None = None) -> str:
+    return f"{value:.3f} ± {se:.3f}" if se else f"{value:.3f}"
+
+
+def per_arm(values: dict[str, float]) -> str:
+    return " / ".join(f"{v:.2f}" for v in values.values())
+
+
+def check_cells(cells: dict, summary: dict) -> None:
+    for name, variant in summary["variants"].items():
+        for p in variant["points"]:
+            n = p["n_total"]
+            assert cells[(name, n, "power (treatment better)")] == fmt(p["power"], p["power_se"])
+            assert cells[(name, n, "either direction")] == fmt(
+                p["power_any_direction"], p["power_any_direction_se"]
+            )
+            assert cells[(name, n, "type I error")] == fmt(p["type1_error"], p["type1_error_se"])
+            assert cells[(name, n, "assurance")] == fmt(p["assurance"], p["assurance_se"])
+            assert cells[(name, n, "P(endpoint)")] == per_arm(p["endpoint_probability"])
+            label = "infusions/patient"
+            if list(p["infusions_per_patient"]) != list(p["endpoint_probability"]):
+                label += f" ({'/'.join(p['infusions_per_patient'])})"
+            assert cells[(name, n, label)] == per_arm(p["infusions_per_patient"])
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_piped_table_at_narrow_widths_has_every_name_and_number(tmp_path, columns):
+    env = dict(os.environ, COLUMNS=str(columns))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "simtrial.cli", "run"]
+    command += [str(ROOT / "scenarios" / "as-schedules.yaml"), "--simulations", "500"]
+    command += ["--no-report", "--out", str(out)]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    assert "…" not in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    cells = parse(proc.stdout)
+    assert {name for name, _, _ in cells} == set(summary["variants"])
+    check_cells(cells, summary)
+    assert proc.stdout.index("Design") < proc.stdout.index("n_total")  # summary first
+
+
+def render(result, width: int) -> str:
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    console.print(result_table(result, width=width))
+    return console.file.getvalue()
+
+
+def test_des_operations_rows_in_table_and_report():
+    result = run(load_scenario(ROOT / "scenarios" / "ra-capacity.yaml"), simulations=6)
+    summary = json.loads(json.dumps(result.to_dict()))
+    text = render(result, 80)
+    cells = parse(text)
+    check_cells(cells, summary)
+    page = _comparison_table(result)
+    for name, variant in summary["variants"].items():
+        for p in variant["points"]:
+            n = p["n_total"]
+            for label, key in (
+                ("infusion delay (weeks)", "mean_infusion_delay_weeks"),
+                ("infusions delayed", "infusions_delayed_fraction"),
+                ("missed infusions/pt", "infusions_missed_before_endpoint"),
+            ):
+                assert cells[(name, n, label)] == per_arm(p[key])
+                value = p[key]["msc"]
+                assert (
+                    f"data-variant='{name}' data-n='{n}' data-key='{key}.msc' "
+                    f"data-value='{value!r}'" in page
+                )
+
+
+def test_safety_stop_rows_name_their_rates_and_harm_stops_are_listed():
+    harmful = scenario(
+        {
+            "arms": {
+                "control": {"endpoint_probability": 0.6},
+                "msc": {
+                    "schedule": None,
+                    "response": None,
+                    "adverse_events": None,
+                    "endpoint_probability": 0.2,
+                },
+            },
+            "analysis": {"interims": {"information": [0.5, 1.0]}},
+            "evaluate": {"n_total": [60]},
+        }
+    )
+    result = run(harmful, simulations=400)
+    (p,) = result.to_dict()["variants"]["base"]["points"]
+    assert p["stopped_early"]["harm"] > 0.1
+    cells = parse(render(result, 60))
+    stops = "/".join(
+        f"{p['stopped_early'][r]:.2f}" for r in ("efficacy", "futility", "safety", "harm")
+    )
+    assert cells[("base", 60, "stopped eff/fut/saf/harm")] == stops
+    assert "data-key='stopped_early.harm'" in _comparison_table(result)
+
+    safe = scenario(
+        {
+            "safety": {
+                "max_serious_rate_per_year": 0.4,
+                "posterior_probability": 0.8,
+                "every_patients": 5,
+            }
+        }
+    )
+    result = run(safe, simulations=400)
+    (p,) = result.to_dict()["variants"]["base"]["points"]
+    stop = p["safety_stop_probability"]
+    assert (stop["safe_rate_per_year"], stop["unsafe_rate_per_year"]) == (0.2, 0.8)
+    cells = parse(render(result, 60))
+    assert cells[("base", 40, "P(safety stop) 0.2/yr")] == fmt(stop["safe_rate"])
+    assert cells[("base", 40, "P(safety stop) 0.8/yr")] == fmt(stop["unsafe_rate"])
+    page = _comparison_table(result)
+    assert "P(safety stop) at 0.8 SAEs/yr" in page
+    assert (
+        f"data-key='safety_stop_probability.unsafe_rate' data-value='{stop['unsafe_rate']!r}'"
+        in page
+    )
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"simtrial {version('simtrial')}"
