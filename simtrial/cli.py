@@ -150,6 +150,10 @@ def run(
                     f"sample size ({name}): n_total {size['n_total']} for {size['target']} "
                     f">= {size['goal']:g} (achieved {size['achieved']:.3f} ± {size['se']:.3f})"
                 )
+        from simtrial.curves import terminal_lines
+
+        for line in terminal_lines(result):
+            out.print(line, soft_wrap=True)
         out.print(f"wrote {', '.join(str(p) for p in paths)}")
 
 

@@ -81,6 +81,7 @@ class VariantResult:
     points: list[PointResult]
     boundaries: dict[str, Any] | None = None
     sample_size: dict[str, Any] | None = None
+    type1_curve: dict[str, Any] | None = None  # see simtrial.curves
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -89,6 +90,8 @@ class VariantResult:
         }
         if self.sample_size is not None:
             out["sample_size"] = _round(self.sample_size)
+        if self.type1_curve is not None:
+            out["type1_curve"] = _round(self.type1_curve, 8)
         return out
 
 
