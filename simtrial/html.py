@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from simtrial.curves import CAPTION, report_section
+
 # ``X as X``: re-exported, for imports from before the plain words moved to narrative.py
 from simtrial.narrative import FIXED as FIXED
 from simtrial.narrative import MEANINGS as MEANINGS
@@ -61,6 +63,7 @@ SECTIONS = (
     ("comparison", "Comparison of the variants"),
     ("plots", "Plots"),
     ("sample-size", "Sample size"),
+    ("type1-curve", "Type I error across control rates"),
     ("provenance", "Provenance"),
 )
 
@@ -464,6 +467,7 @@ CAPTIONS = {
     "burden.png": "What each schedule costs a patient: infusions, infusion-related adverse "
     "events and serious adverse events per randomised patient (simulated, at the largest size "
     "evaluated).",
+    "type1_curve.png": CAPTION,
     "stopping.png": "Chance that a trial stops at an interim look, by reason, at each sample "
     "size (stacked; the number on top is the total).",
 }
@@ -600,7 +604,10 @@ def report_html(
         if notes
         else ""
     )
-    plots = "".join(_img(name, images[name]) for name in PLOT_FILES if name in images)
+    curve = "type1_curve.png"  # shown in its own section, next to its table
+    plots = "".join(
+        _img(name, images[name]) for name in PLOT_FILES if name in images and name != curve
+    )
     sections = {
         "overview": _overview(result, scenarios, notes),
         "scenario": f"<p>The file exactly as written{where}; <code>variants</code> are merged "
@@ -611,6 +618,10 @@ def report_html(
         "comparison": _comparison_table(result),
         "plots": plots or "<p>No plots.</p>",
         "sample-size": _sample_size(result),
+        "type1-curve": (report_section(result) or "")
+        + (_img(curve, images[curve]) if curve in images else "")
+        or "<p>No type I error curve: it is drawn for Bayesian rules, or on request with "
+        "<code>evaluate: {type1_curve: {control: [0.05, 0.6]}}</code>.</p>",
         "provenance": _provenance(result, scenarios, command, created),
     }
     body = []
