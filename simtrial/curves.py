@@ -590,7 +590,8 @@ def report_section(result: RunResult) -> str | None:
     parts.append(
         "<table><tr><th>variant</th><th>n_total</th><th>worst type I error on the grid "
         "(at control rate)</th><th>written threshold: worst in the calibration range (at)"
-        "</th><th>calibrated</th><th>worst in the calibration range (at)</th><th>one step looser</th><th>power</th><th>assurance</th>"
+        "</th><th>calibrated</th><th>worst in the calibration range (at)</th>"
+        "<th>one step looser</th><th>power</th><th>assurance</th>"
         "</tr>" + "".join(rows) + "</table>"
     )
     return "".join(parts)
