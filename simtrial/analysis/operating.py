@@ -147,7 +147,7 @@ def short_decimal(lo: float, hi: float) -> float:
     """The number with the fewest decimals in ``[lo, hi)`` (``lo`` itself if none shorter).
 
     >>> short_decimal(0.97312, 0.97391)
-    0.9735
+    0.9732
     """
     if hi <= lo:
         return lo
