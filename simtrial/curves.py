@@ -379,11 +379,20 @@ def terminal_lines(result: RunResult) -> list[str]:
             f"rates {lo:.2f}-{hi:.2f})"
         )
         cal = curve.get("calibration")
-        if cal:
+        infos = [p.extra["calibration"] for p in variant.points if "calibration" in p.extra]
+        if cal and infos:
             thresholds = ", ".join(
-                f"{p['n_total']}: {p['calibrated_threshold']:g}" for p in curve["points"]
+                f"{p.n_total}: {p.extra['calibration']['calibrated']:g}"
+                for p in variant.points
+                if "calibration" in p.extra
             )
-            text += f"; calibrated {cal['parameter']} per n_total {thresholds}"
+            after = max(i["worst_type1_error"] for i in infos)
+            before = max(i["written_worst_type1_error"] for i in infos)
+            text += (
+                f"; calibrated {cal['parameter']} (written {infos[0]['written']:g}) per n_total "
+                f"{thresholds}: worst over {cal['over'][0]:g}-{cal['over'][1]:g} "
+                f"{after:.4f} <= {cal['type1_error']:g} (written: {before:.4f})"
+            )
         lines.append(text)
     return lines
 
