@@ -104,21 +104,22 @@ FLAT = (np.array([1.0]), np.array([1.0]), np.array([1.0]))
 
 
 @pytest.mark.parametrize(
-    ("robust_weight", "cprior"),
+    ("robust_weight", "cprior", "margin"),
     [
-        (0.0, (np.array([1.0]), np.array([6.0]), np.array([14.0]))),
+        (0.0, (np.array([1.0]), np.array([6.0]), np.array([14.0])), 0.0),
         # robustified: 0.7 Beta(6, 14) + 0.3 Beta(1, 1) (RBesT robustify, n = 1, mean 0.5)
-        (0.3, (np.array([0.7, 0.3]), np.array([6.0, 1.0]), np.array([14.0, 1.0]))),
+        (0.3, (np.array([0.7, 0.3]), np.array([6.0, 1.0]), np.array([14.0, 1.0])), 0.0),
+        (0.3, (np.array([0.7, 0.3]), np.array([6.0, 1.0]), np.array([14.0, 1.0])), 0.05),
     ],
-    ids=["beta", "mixture"],
+    ids=["beta", "mixture", "mixture-margin"],
 )
-def test_exact_curve_matches_independent_enumeration(robust_weight, cprior):
-    sc = _bayes([6, 14], threshold=0.95, robust_weight=robust_weight)
+def test_exact_curve_matches_independent_enumeration(robust_weight, cprior, margin):
+    sc = _bayes([6, 14], threshold=0.95, robust_weight=robust_weight, margin=margin)
     curve = curves.type1_curve(sc, "base", 100, 1)
     assert curve is not None and curve["method"] == "exact"
     grid = np.array(curve["control_rate"])
     assert grid[0] == 0.01 and grid[-1] == 0.99 and len(grid) == 99  # the default grid
-    table = _table(FLAT, cprior, 12, 12)
+    table = _table(FLAT, cprior, 12, 12, margin)
     assert np.min(np.abs(table - 0.95)) > 1e-6  # no outcome sits on the threshold
     region = (table > 0.95).astype(float)
     type1 = _reject_probability(region, 12, 12, grid, grid)
@@ -129,6 +130,31 @@ def test_exact_curve_matches_independent_enumeration(robust_weight, cprior):
     assert curve["delta"] == pytest.approx(0.25)
     # borrowing: the type I error depends on the true control rate
     assert max(type1) > 2 * type1[np.argmin(np.abs(grid - 0.3))]
+    # the reference can tell a wrong rule: another margin gives another curve
+    wrong = (_table(FLAT, cprior, 12, 12, margin + 0.1) > 0.95).astype(float)
+    assert not np.allclose(point["type1_error"], _reject_probability(wrong, 12, 12, grid, grid))
+
+
+def test_efficacy_interims_give_a_simulated_curve():
+    sc = _bayes(
+        [6, 14],
+        interims={"information": [0.5, 1.0], "efficacy_spending": "obrien_fleming"},
+    )
+    sc = sc.model_copy(update={"evaluate": sc.evaluate.model_copy(update={"n_total": [24]})})
+    curve = curves.type1_curve(sc, "base", 500, 3)
+    assert curve is not None and curve["method"] == "simulated"
+    assert len(curve["control_rate"]) == curves.DEFAULT_POINTS_SIMULATED
+    point = curve["points"][0]
+    assert len(point["type1_error_se"]) == curves.DEFAULT_POINTS_SIMULATED
+    # an interim efficacy look can only add rejections to the final rule's
+    fixed = curves.type1_curve(sc, "base", 500, 3, method="exact")
+    assert fixed is not None
+    t1 = np.array(point["type1_error"])
+    se = np.array(point["type1_error_se"])
+    exact_grid = np.interp(
+        curve["control_rate"], fixed["control_rate"], fixed["points"][0]["type1_error"]
+    )
+    assert np.all(t1 >= exact_grid - 4 * np.maximum(se, np.sqrt(exact_grid / 500)))
 
 
 def test_frequentist_curve_on_request_and_fisher_is_flat_below_alpha():
