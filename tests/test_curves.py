@@ -381,3 +381,33 @@ def test_ra_bayes_summary_has_the_curve(tmp_path):
     assert (tmp_path / "type1_curve.png").is_file()
     html = (tmp_path / "report.html").read_text()
     assert "Type I error across control rates" in html
+
+
+def test_calibrated_run_is_identical_with_workers(tmp_path):
+    """Same scenario + seed → identical summary.json whatever the workers (DESIGN §6)."""
+    import yaml
+
+    from simtrial.scenario import deep_merge
+    from tests.helpers import BASE
+
+    data = deep_merge(
+        BASE,
+        {
+            "simulations": 400,
+            "analysis": {
+                "test": "bayes_posterior",
+                "bayes": {"threshold": 0.9, "control_prior": {"beta": [6, 14]}},
+                "calibrate": {"type1_error": 0.05, "over": [0.15, 0.45]},
+            },
+            "evaluate": {"n_total": [24]},
+        },
+    )
+    path = tmp_path / "cal.yaml"
+    path.write_text(yaml.safe_dump(data))
+    out = {}
+    for name, extra in (("one", []), ("two", ["--workers", "2"])):
+        args = ["run", str(path), "--out", str(tmp_path / name), "-q", "--no-report", *extra]
+        assert main(args) == 0
+        out[name] = json.loads((tmp_path / name / "summary.json").read_text())
+    assert out["one"] == out["two"]
+    assert out["one"]["variants"]["base"]["points"][0]["calibration"]["calibrated"] > 0.9
