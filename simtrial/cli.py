@@ -215,6 +215,10 @@ def run(
                     f"(treatment better) >= {size['goal']:g} (achieved {size['achieved']:.3f} "
                     f"± {size['se']:.3f}{dip}); rule: {size['rule']}"
                 )
+        from simtrial.curves import terminal_lines
+
+        for line in terminal_lines(result):
+            out.print(line, soft_wrap=True)
         out.print(f"wrote {', '.join(str(p) for p in paths)}")
 
 

@@ -155,6 +155,7 @@ def _analysis(scenario: Scenario) -> dict[str, Any]:
             f"P(p_{treatments} − p_{a.control} > {b.margin:g} | data) > {b.threshold:g} "
             "(the rule only ever favours the treatment)"
         )
+        _calibration(a, out, "threshold")
         return out
     out["alpha"] = a.alpha
     out["sided"] = a.sided
@@ -171,7 +172,21 @@ def _analysis(scenario: Scenario) -> dict[str, Any]:
             f"a one-sided rejection at α = {a.alpha:g} (the alternative: {treatments} better "
             f"than {a.control})"
         )
+    _calibration(a, out, "alpha")
     return out
+
+
+def _calibration(a: Any, out: dict[str, Any], what: str) -> None:
+    """With ``analysis.calibrate`` the nominal threshold/alpha is not the one that runs."""
+    cal = getattr(a, "calibrate", None)
+    if cal is None:
+        return
+    low, high = cal.over
+    out["calibrated"] = (
+        f"the {what} above is nominal: the run replaces it, at each n_total, by the one that "
+        f"keeps the worst-case exact type I error at or below {cal.type1_error:g} for true "
+        f"control rates in [{low:g}, {high:g}] (see the type I error curve)"
+    )
 
 
 def _looks(scenario: Scenario, design: Any) -> dict[str, Any] | None:
@@ -212,11 +227,11 @@ def _looks(scenario: Scenario, design: Any) -> dict[str, Any] | None:
 
 def _control_probability(scenario: Scenario) -> float | None:
     """P(control meets the endpoint) at the point values (after dropout under NRI)."""
-    from simtrial.engines.base import mean_values
+    from simtrial.engines.base import point_values
     from simtrial.model import endpoint_law
 
     try:
-        values = mean_values(scenario)[scenario.analysis.control]
+        values = point_values(scenario)[scenario.analysis.control]
         law = endpoint_law(values, scenario.endpoint)
     except ValueError:  # re-dosing on loss: no closed form
         return None
@@ -452,6 +467,8 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
                 test += f", {a['multiplicity']} for several arms"
             lines.append(("test", test))
         lines.append(("success", a["success"]))
+        if a.get("calibrated"):
+            lines.append(("calibrated", a["calibrated"]))
         return lines
     if key == "looks":
         lines = []

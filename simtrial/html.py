@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from simtrial.curves import CAPTION, report_section
 from simtrial.design_summary import design_section, extra_rows
 
 # ``X as X``: re-exported, for imports from before the plain words moved to narrative.py
@@ -64,6 +65,7 @@ SECTIONS = (
     ("comparison", "Comparison of the variants"),
     ("plots", "Plots"),
     ("sample-size", "Sample size"),
+    ("type1-curve", "Type I error across control rates"),
     ("provenance", "Provenance"),
 )
 
@@ -482,6 +484,7 @@ CAPTIONS = {
     "burden.png": "What each schedule costs a patient: infusions, infusion-related adverse "
     "events and serious adverse events per randomised patient (simulated, at the largest size "
     "evaluated).",
+    "type1_curve.png": CAPTION,
     "stopping.png": "Chance that a trial stops at an interim look, by reason, at each sample "
     "size (stacked; the number on top is the total).",
 }
@@ -624,7 +627,10 @@ def report_html(
         if notes
         else ""
     )
-    plots = "".join(_img(name, images[name]) for name in PLOT_FILES if name in images)
+    curve = "type1_curve.png"  # shown in its own section, next to its table
+    plots = "".join(
+        _img(name, images[name]) for name in PLOT_FILES if name in images and name != curve
+    )
     sections = {
         "overview": _overview(result, scenarios, notes),
         "design": design_section(result, scenarios),
@@ -638,6 +644,10 @@ def report_html(
         "comparison": _comparison_table(result),
         "plots": plots or "<p>No plots.</p>",
         "sample-size": _sample_size(result),
+        "type1-curve": (report_section(result) or "")
+        + (_img(curve, images[curve]) if curve in images else "")
+        or "<p>No type I error curve: it is drawn for Bayesian rules, or on request with "
+        "<code>evaluate: {type1_curve: {control: [0.05, 0.6]}}</code>.</p>",
         "provenance": _provenance(result, scenarios, command, created),
     }
     body = []

@@ -36,7 +36,8 @@ one of its arrays alone is 18.6 GiB at 50 000 a side); the vectorized engine als
 block of ``min(simulations, 1000)`` trials × ``n_total`` patients at 128 bytes a patient (an
 upper bound: 436 MiB measured at 1000 × 4000, Fisher table included); the exact engine
 ``simulations`` × (n + 1) binomial weights for assurance; the DES one trial at a time. Work
-counts patient journeys (the DES's cost about 100 vectorized ones each). A run over
+counts patient journeys (the DES's cost about 100 vectorized ones each; a simulated type I
+error curve adds two purposes per control rate and ``n_total``). A run over
 :data:`MAX_MEMORY_BYTES` or :data:`MAX_WORK` is refused with exit status 2 unless ``--force``
 is given.
 """
@@ -358,7 +359,20 @@ def estimate_run(scenarios: ScenarioSet, engine: str, simulations: int) -> RunEs
                 trials = min(simulations, 1000)
                 memory = max(memory, table + BYTES_PER_PATIENT * trials * n_total)
                 work += evaluations * purposes * simulations * n_total
+        work += _curve_work(scenario, simulations)
     return RunEstimate(memory_bytes=memory, work=work)
+
+
+def _curve_work(scenario: Scenario, simulations: int) -> float:
+    """The type I error curve (:mod:`simtrial.curves`): simulated when interims can stop for
+    efficacy (two purposes per control rate and ``n_total``), else exact (small)."""
+    from simtrial import curves
+
+    if not curves.wants_curve(scenario) or curves.exact_applies(scenario):
+        return 0.0
+    spec = scenario.evaluate.type1_curve
+    k = spec.points if spec is not None else curves.DEFAULT_POINTS_SIMULATED
+    return float(sum(k * 2 * simulations * n for n in scenario.evaluate.n_total))
 
 
 MAX_TRACED = 20_000

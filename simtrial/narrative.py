@@ -103,6 +103,14 @@ def describe_analysis(scenario: Scenario) -> str:
     if a.bayes is not None:
         b = a.bayes
         text += f": success when P(p_treatment − p_control > {b.margin:g} | data) > {b.threshold:g}"
+    if a.calibrate is not None:
+        what = "threshold" if a.bayes is not None else "α"
+        text += (
+            f" as written; the results use the {what} calibrated at each sample size so that "
+            f"the worst-case type I error over true control rates {a.calibrate.over[0]:g}–"
+            f"{a.calibrate.over[1]:g} is at most {a.calibrate.type1_error:g} (section “Type I "
+            "error across control rates”)"
+        )
     if a.interims is not None:
         looks = ", ".join(f"{f:.0%}" for f in a.interims.information)
         text += (

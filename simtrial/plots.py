@@ -13,6 +13,8 @@ file                      picture
 ``response.png``          :func:`response_over_time` — P(responding) over weeks
 ``burden.png``            :func:`burden` — infusions, AEs and SAEs per patient
 ``stopping.png``          :func:`stopping` — early stopping per reason (interim looks)
+``type1_curve.png``       :func:`simtrial.curves.plot_type1_curve` — type I error and power
+                          against the true control rate
 ========================= ============================================================
 
 Choices:
@@ -63,7 +65,7 @@ __all__ = [
     "write_plots",
 ]
 
-PLOT_FILES = ("power.png", "response.png", "burden.png", "stopping.png")
+PLOT_FILES = ("power.png", "response.png", "burden.png", "stopping.png", "type1_curve.png")
 """The files :func:`write_plots` may write, in report order."""
 
 COLORS = (
@@ -608,11 +610,14 @@ def png_bytes(fig: Figure) -> bytes:
 
 def render_plots(result: RunResult, scenarios: ScenarioSet) -> dict[str, bytes]:
     """Every applicable plot as PNG bytes, keyed by file name (see :data:`PLOT_FILES`)."""
+    from simtrial.curves import plot_type1_curve
+
     figures: dict[str, Figure | None] = {
         "power.png": power_curve(result),
         "response.png": response_over_time(scenarios),
         "burden.png": burden(result),
         "stopping.png": stopping(result),
+        "type1_curve.png": plot_type1_curve(result, scenarios),
     }
     return {name: png_bytes(fig) for name, fig in figures.items() if fig is not None}
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from simtrial import curves
 from simtrial.analysis.design import Design
 from simtrial.design_summary import design_summary
 from simtrial.engines import get_engine
@@ -100,19 +101,23 @@ def run(
         impl.check(scenario)
     variants = {}
     for name, scenario in scenarios.variants.items():
+        # with analysis.calibrate, every point (and the search) runs the calibrated threshold
+        vimpl = curves.calibrated_engine(impl, scenario)
         points = [
-            impl.evaluate(scenario, name, n, sims, the_seed, progress)
+            vimpl.evaluate(scenario, name, n, sims, the_seed, progress)
             for n in scenario.evaluate.n_total
         ]
         size = None
         if scenario.evaluate.sample_size is not None:
-            size = search_sample_size(impl, scenario, name, sims, the_seed, progress)
+            size = search_sample_size(vimpl, scenario, name, sims, the_seed, progress)
+        calibrations = getattr(vimpl, "cache", None)
         variants[name] = VariantResult(
             name=name,
             points=points,
             boundaries=Design(scenario).to_dict(),
             sample_size=size,
             point_values=point_summaries(scenario),
+            type1_curve=curves.type1_curve(scenario, name, sims, the_seed, calibrations),
         )
     return RunResult(
         scenario=scenarios.name,

@@ -83,6 +83,7 @@ class VariantResult:
     sample_size: dict[str, Any] | None = None
     # random arm parameters: the point value power used (mean or median) and why
     point_values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    type1_curve: dict[str, Any] | None = None  # see simtrial.curves
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -92,6 +93,8 @@ class VariantResult:
         }
         if self.sample_size is not None:
             out["sample_size"] = _round(self.sample_size)
+        if self.type1_curve is not None:
+            out["type1_curve"] = _round(self.type1_curve, 8)
         return out
 
 

@@ -259,6 +259,39 @@ class Bayes(_Model):
         return prior
 
 
+def _increasing_pair(pair: list[float]) -> list[float]:
+    if len(pair) != 2:
+        raise FieldIssue(f"give two rates [low, high], got {len(pair)} value(s)")
+    if pair[1] <= pair[0]:
+        raise FieldIssue(f"must increase: [low, high], got [{pair[0]:g}, {pair[1]:g}]", (1,))
+    return pair
+
+
+class Calibrate(_Model):
+    """Calibrate the threshold (Bayesian) or alpha so that the worst-case type I error over
+    control rates in ``over`` is at most ``type1_error`` (:mod:`simtrial.curves`)."""
+
+    type1_error: Annotated[float, Field(gt=0, lt=0.5)]
+    over: list[Annotated[float, Field(gt=0, lt=1)]]
+
+    @field_validator("over")
+    @classmethod
+    def _pair(cls, over: list[float]) -> list[float]:
+        return _increasing_pair(over)
+
+
+class Type1Curve(_Model):
+    """Type I error and power over a grid of true control rates (:mod:`simtrial.curves`)."""
+
+    control: list[Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=lambda: [0.01, 0.99])
+    points: Annotated[int, Field(ge=2, le=1001)] = 99
+
+    @field_validator("control")
+    @classmethod
+    def _pair(cls, control: list[float]) -> list[float]:
+        return _increasing_pair(control)
+
+
 class Analysis(_Model):
     test: Literal["fisher_exact", "chi2", "chi2_yates", "z_pooled", "bayes_posterior", "logrank"]
     treatment: str | Annotated[list[str], Field(min_length=1)]
@@ -268,6 +301,7 @@ class Analysis(_Model):
     multiplicity: Literal["holm", "bonferroni"] | None = None
     interims: Interims | None = None
     bayes: Bayes | None = None
+    calibrate: Calibrate | None = None
 
     @property
     def treatments(self) -> list[str]:
@@ -291,6 +325,20 @@ class Analysis(_Model):
                     "a Bayesian rule uses futility: {predictive_probability_below: ...}",
                     ("interims", "futility", "conditional_power_below"),
                 )
+        if self.calibrate is not None:
+            why = None
+            if self.test == "logrank":
+                why = "the log-rank test has no control response rate to calibrate over"
+            elif len(self.treatments) > 1:
+                why = "calibration is for one treatment against the control"
+            elif self.interims is not None and self.interims.efficacy_spending != "none":
+                why = (
+                    "calibration is exact and needs the final analysis to be the only "
+                    "efficacy look; with efficacy looks at interims it is not supported "
+                    "(set interims.efficacy_spending: none, or remove calibrate)"
+                )
+            if why:
+                raise FieldIssue(why, ("calibrate",))
         if len(self.treatments) > 1 and self.multiplicity is None:
             raise FieldIssue(
                 "several treatment arms need multiplicity: holm or bonferroni", ("multiplicity",)
@@ -329,6 +377,7 @@ class Evaluate(_Model):
     sample_size: SampleSize | None = None
     # which summary of a distribution power uses (simtrial.parameters.point_value)
     point_values: Literal["auto", "mean", "median"] = "auto"
+    type1_curve: Type1Curve | None = None
 
 
 class Operations(_Model):
@@ -409,6 +458,13 @@ class Scenario(_Model):
                         "(a placebo arm can have sham infusions)",
                         ("arms", arm_name, "endpoint_probability"),
                     )
+        if self.evaluate.type1_curve is not None and (
+            self.analysis.test == "logrank" or len(self.analysis.treatments) > 1
+        ):
+            raise FieldIssue(
+                "the type I error curve is for a binary endpoint and one treatment arm",
+                ("evaluate", "type1_curve"),
+            )
         if self.analysis.test == "logrank" and self.endpoint.kind != "time_to_loss":
             raise FieldIssue("test logrank needs endpoint kind time_to_loss", ("analysis", "test"))
         return self

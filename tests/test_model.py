@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simtrial.engines.base import mean_values
+from simtrial.engines.base import point_values
 from simtrial.model import endpoint_law, expected_burden, response_probability
 from tests.helpers import scenario
 
@@ -71,7 +71,7 @@ def test_closed_forms_by_hand():
 
 def test_endpoint_laws():
     s = scenario().base
-    values = mean_values(s)
+    values = point_values(s)
     law = endpoint_law(values["msc"], s.endpoint)
     delta = -np.log(1 - 0.2) / 52
     pi12 = float(response_probability(12, [0, 4, 8], 0.4, 0.05, 2))
@@ -81,7 +81,7 @@ def test_endpoint_laws():
     durable = scenario(
         {"endpoint": {"kind": "durable_responder", "week": None, "from_week": 10, "to_week": 20}}
     ).base
-    law = endpoint_law(mean_values(durable)["msc"], durable.endpoint)
+    law = endpoint_law(point_values(durable)["msc"], durable.endpoint)
     pi10 = float(response_probability(10, [0, 4, 8], 0.4, 0.05, 2))
     assert float(law.success) == pytest.approx(0.9 * pi10 * np.exp(-0.05 * 10))
     assert law.observed == pytest.approx(np.exp(-delta * 20))
@@ -89,7 +89,7 @@ def test_endpoint_laws():
 
 def test_expected_burden():
     s = scenario().base
-    b = expected_burden(mean_values(s)["msc"], 12)
+    b = expected_burden(point_values(s)["msc"], 12)
     delta = -np.log(1 - 0.2) / 52
     inf = 1 + np.exp(-delta * 4) + np.exp(-delta * 8)
     assert float(b["infusions_per_patient"]) == pytest.approx(inf)

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from simtrial import plots
-from simtrial.engines.base import mean_values
+from simtrial.engines.base import point_values
 from simtrial.model import response_probability
 from simtrial.results import PointResult, RunResult, VariantResult
 from tests.helpers import scenario
@@ -177,7 +177,7 @@ def test_response_closed_form_equals_response_probability(as_set):
     curves = lines(fig, "curve:")
     assert not lines(fig, "simulated:")
     for name, sc in as_set.variants.items():
-        values = mean_values(sc)["msc"]
+        values = point_values(sc)["msc"]
         line = curves[f"{name}/msc"]
         x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
         for week in (3.0, 4.0, 10.0, 17.5, 24.0):
@@ -211,7 +211,7 @@ def test_response_simulated_points_agree_with_closed_form(as_set):
 def test_response_wrong_model_is_caught(as_set):
     """Companion of the agreement test: a closed form with another λ fails the 4 SE check."""
     sc = as_set.variants["monthly_x3"]
-    values = mean_values(sc)["msc"]
+    values = point_values(sc)["msc"]
     weeks = np.array([6.0, 10.0, 14.0])
     sim = plots.simulated_curve(values, weeks, 4000, 1, "check")
     wrong = np.array(

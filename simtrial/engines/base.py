@@ -80,9 +80,6 @@ def point_values(scenario: Scenario) -> dict[str, ArmValues]:
     }
 
 
-mean_values = point_values  # the name before point values could be medians
-
-
 def drawn_values(scenario: Scenario, n: int, rng: np.random.Generator) -> dict[str, ArmValues]:
     """Every arm with ``n`` joint draws of its parameters (arrays of shape ``(n,)``).
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from simtrial.cli import main
-from simtrial.engines.base import POWER, TYPE1, mean_values
+from simtrial.engines.base import POWER, TYPE1, point_values
 from simtrial.engines.des import (
     DESEngine,
     iter_trials,
@@ -198,7 +198,7 @@ def test_redosing_agrees_with_vectorized():
     outs = list(iter_trials(s, "base", 40, SEED, trials))
     des_resp = sum(o.arms["msc"].successes for o in outs) / (trials * 20)
     des_inf = sum(o.arms["msc"].infusions for o in outs) / (trials * 20)
-    vec = simulate_arm(np.random.default_rng(7), 2000, 20, mean_values(s)["msc"], s.endpoint)
+    vec = simulate_arm(np.random.default_rng(7), 2000, 20, point_values(s)["msc"], s.endpoint)
     vec_resp = vec.successes.sum() / 40000
     vec_inf = vec.infusions.sum() / 40000
     se = math.sqrt(vec_resp * (1 - vec_resp) * (1 / (trials * 20) + 1 / 40000))
@@ -223,7 +223,7 @@ def test_immediate_redosing_matches_event_simulation():
     }
     s = scenario(deep_merge(REDOSE, changes)).base
     redose = s.arms["msc"].schedule.redose_on_loss.model_dump()
-    delta = mean_values(s)["msc"].dropout_hazard
+    delta = point_values(s)["msc"].dropout_hazard
     rng = np.random.default_rng(11)
     n_ref = 10000
     ref = [one_patient(rng, [0, 6], 0.6, 0.06, 0.9, 0, delta, 40, redose) for _ in range(n_ref)]

@@ -18,7 +18,7 @@ from scipy import stats
 
 from simtrial.analysis.frequentist import p_value_table
 from simtrial.analysis.group_sequential import boundaries
-from simtrial.engines.base import mean_values
+from simtrial.engines.base import point_values
 from simtrial.engines.vectorized import VectorizedEngine
 from simtrial.model import endpoint_law
 from tests.helpers import scenario
@@ -73,7 +73,7 @@ def test_group_sequential_matches_independent_simulation():
     s = scenario(GS).base
     sims = 6000
     r = VectorizedEngine().evaluate(s, "base", 120, sims, s.seed)
-    values = mean_values(s)
+    values = point_values(s)
     p_t = float(endpoint_law(values["msc"], s.endpoint).nri())
     p_c = float(endpoint_law(values["control"], s.endpoint).nri())
     ref_n = 200_000
@@ -96,7 +96,7 @@ def test_wrong_boundary_is_detected():
         }
     ).base
     r = VectorizedEngine().evaluate(s, "base", 120, 6000, s.seed)
-    values = mean_values(s)
+    values = point_values(s)
     p_t = float(endpoint_law(values["msc"], s.endpoint).nri())
     p_c = float(endpoint_law(values["control"], s.endpoint).nri())
     eff1, _, _ = reference_group_sequential(p_t, p_c, 60, 30, np.random.default_rng(11), 200_000)
@@ -215,7 +215,7 @@ def test_several_arms_match_exact_enumeration(multiplicity):
     ).base
     sims = 6000
     r = VectorizedEngine().evaluate(s, "base", 90, sims, s.seed)
-    values = mean_values(s)
+    values = point_values(s)
     n = 30
     p = {arm: float(endpoint_law(values[arm], s.endpoint).nri()) for arm in values}
     pmf = {arm: stats.binom.pmf(np.arange(n + 1), n, p[arm]) for arm in p}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simtrial.engines.base import mean_values
+from simtrial.engines.base import point_values
 from simtrial.engines.exact import ExactEngine
 from simtrial.errors import EngineError
 from simtrial.model import endpoint_law
@@ -60,7 +60,7 @@ def test_exact_power_equals_enumeration(test, sided, alloc):
     ).base
     n_total = s.evaluate.n_total[0]
     r = ExactEngine().evaluate(s, "base", n_total, 1, s.seed)
-    values = mean_values(s)
+    values = point_values(s)
     pt = float(endpoint_law(values["msc"], s.endpoint).nri())
     pc = float(endpoint_law(values["control"], s.endpoint).nri())
     n = s.n_per_arm(n_total)
@@ -91,7 +91,7 @@ def test_exact_exclude_sums_over_numbers_analysed():
         }
     ).base
     r = ExactEngine().evaluate(s, "base", 16, 1, s.seed)
-    values = mean_values(s)
+    values = point_values(s)
     lt = endpoint_law(values["msc"], s.endpoint)
     lc = endpoint_law(values["control"], s.endpoint)
     total = 0.0

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from simtrial.engines.base import mean_values
+from simtrial.engines.base import point_values
 from simtrial.engines.vectorized import simulate_arm
 from simtrial.scenario import deep_merge
 from tests.helpers import scenario
@@ -99,7 +99,7 @@ def test_redosing_matches_event_simulation(max_extra, delay, onset):
             },
         )
     ).base
-    values = mean_values(s)["msc"]
+    values = point_values(s)["msc"]
     redose = s.arms["msc"].schedule.redose_on_loss.model_dump()
     rng = np.random.default_rng(2024)
     n_ref = 20000
@@ -134,7 +134,7 @@ def test_redosing_matches_event_simulation(max_extra, delay, onset):
         )
     )
     no_redose = simulate_arm(
-        np.random.default_rng(7), trials, n, mean_values(plain.base)["msc"], s.endpoint
+        np.random.default_rng(7), trials, n, point_values(plain.base)["msc"], s.endpoint
     )
     assert sim_resp - no_redose.successes.sum() / (trials * n) > 8 * se_resp
     assert ref_inf.max() <= 2 + max_extra

@@ -234,10 +234,10 @@ def test_fisher_type1_error_at_most_alpha_vectorized():
 
 def test_simulate_arm_counts_are_consistent():
     s = scenario({"endpoint": {"missing": "exclude"}}).base
-    from simtrial.engines.base import mean_values
+    from simtrial.engines.base import point_values
 
     rng = np.random.default_rng(1)
-    out = simulate_arm(rng, 50, 30, mean_values(s)["msc"], s.endpoint)
+    out = simulate_arm(rng, 50, 30, point_values(s)["msc"], s.endpoint)
     assert np.all(out.successes <= out.observed)
     assert np.all(out.observed + out.dropouts == 30)
     assert np.all(out.infusions <= 3 * 30)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from simtrial.analysis.survival import exponential_logrank_power
-from simtrial.engines.base import mean_values
+from simtrial.engines.base import point_values
 from simtrial.engines.exact import ExactEngine
 from simtrial.engines.vectorized import VectorizedEngine, simulate_arm
 from simtrial.errors import EngineError
@@ -37,7 +37,7 @@ TTL = {
 @pytest.mark.parametrize("arm,lam", [("control", 0.08), ("msc", 0.04)])
 def test_loss_hazard_recovered_by_exponential_mle(arm, lam):
     s = scenario(TTL).base
-    out = simulate_arm(np.random.default_rng(3), 200, 100, mean_values(s)[arm], s.endpoint)
+    out = simulate_arm(np.random.default_rng(3), 200, 100, point_values(s)[arm], s.endpoint)
     time, event = out.loss_time, out.loss_event
     seen = ~np.isnan(time)
     events = event[seen].sum()
@@ -51,7 +51,7 @@ def test_logrank_power_near_schoenfeld_and_size_near_alpha():
     sims = 3000
     r = VectorizedEngine().evaluate(s, "base", 200, sims, s.seed)
     # expected number of losses per arm among the 100 randomised, by simulation of the arms
-    values = mean_values(s)
+    values = point_values(s)
     events = 0.0
     for arm in ("msc", "control"):
         out = simulate_arm(np.random.default_rng(9), 400, 100, values[arm], s.endpoint)

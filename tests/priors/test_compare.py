@@ -102,7 +102,7 @@ def test_sensitivity_weights(idatas):
 def test_sensitivity_base_row_is_what_the_engine_uses(idatas):
     """Base setting, uniform weights: the plug-in P(endpoint) is the exact engine's, computed
     from the fit's JSON means (an independent path)."""
-    from simtrial.engines.base import mean_values
+    from simtrial.engines.base import point_values
     from simtrial.model import endpoint_law
     from simtrial.scenario import load_scenario
 
@@ -115,6 +115,6 @@ def test_sensitivity_base_row_is_what_the_engine_uses(idatas):
             for r in out["rows"]
             if r["variant"] == variant and r["setting"] == "base (v2 as fitted)"
         )
-        want = float(endpoint_law(mean_values(sc)["msc"], sc.endpoint).nri())
+        want = float(endpoint_law(point_values(sc)["msc"], sc.endpoint).nri())
         assert row["endpoint_at_means"] == pytest.approx(want, rel=1e-9)
         assert 0 <= row["power"] <= 1 and 0 <= row["assurance"] <= 1
