@@ -10,6 +10,7 @@ from simtrial.model import response_probability
 from simtrial.power import run
 from simtrial.results import PointResult, RunResult, VariantResult
 from simtrial.scenario import Scenario, ScenarioSet, load_scenario
+from simtrial.sensitivity import SweepResult, sweep
 
 __all__ = [
     "EngineError",
@@ -20,6 +21,7 @@ __all__ = [
     "ScenarioError",
     "ScenarioSet",
     "SimtrialError",
+    "SweepResult",
     "VariantResult",
     "burden",
     "load_scenario",
@@ -28,6 +30,7 @@ __all__ = [
     "response_probability",
     "run",
     "stopping",
+    "sweep",
 ]
 
 

@@ -139,6 +139,11 @@ def run(
         paths.append(write_report(result, scenarios, target, images=images, command=command))
     if not quiet:
         out.print(result_table(result))
+        if result.sweep is not None:
+            from simtrial.sensitivity_report import sweep_tables
+
+            for table in sweep_tables(result.sweep):
+                out.print(table)
         for name, variant in result.variants.items():
             size = variant.sample_size
             if size is None:

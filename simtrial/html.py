@@ -51,6 +51,7 @@ from simtrial.narrative import prior_evidence as prior_evidence
 from simtrial.parameters import PriorParam
 from simtrial.results import RunResult, VariantResult
 from simtrial.scenario import ScenarioSet
+from simtrial.sensitivity_report import sensitivity_html
 
 __all__ = ["report_html", "write_report"]
 
@@ -61,6 +62,7 @@ SECTIONS = (
     ("comparison", "Comparison of the variants"),
     ("plots", "Plots"),
     ("sample-size", "Sample size"),
+    ("sensitivity", "Sensitivity"),
     ("provenance", "Provenance"),
 )
 
@@ -600,7 +602,9 @@ def report_html(
         if notes
         else ""
     )
-    plots = "".join(_img(name, images[name]) for name in PLOT_FILES if name in images)
+    plots = "".join(
+        _img(name, images[name]) for name in PLOT_FILES if name in images and name != "sweep.png"
+    )
     sections = {
         "overview": _overview(result, scenarios, notes),
         "scenario": f"<p>The file exactly as written{where}; <code>variants</code> are merged "
@@ -611,6 +615,7 @@ def report_html(
         "comparison": _comparison_table(result),
         "plots": plots or "<p>No plots.</p>",
         "sample-size": _sample_size(result),
+        "sensitivity": sensitivity_html(result, images.get("sweep.png")),
         "provenance": _provenance(result, scenarios, command, created),
     }
     body = []

@@ -63,7 +63,7 @@ __all__ = [
     "write_plots",
 ]
 
-PLOT_FILES = ("power.png", "response.png", "burden.png", "stopping.png")
+PLOT_FILES = ("power.png", "response.png", "burden.png", "stopping.png", "sweep.png")
 """The files :func:`write_plots` may write, in report order."""
 
 COLORS = (
@@ -613,6 +613,7 @@ def render_plots(result: RunResult, scenarios: ScenarioSet) -> dict[str, bytes]:
         "response.png": response_over_time(scenarios),
         "burden.png": burden(result),
         "stopping.png": stopping(result),
+        "sweep.png": result.sweep.plot() if result.sweep is not None else None,
     }
     return {name: png_bytes(fig) for name, fig in figures.items() if fig is not None}
 

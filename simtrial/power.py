@@ -42,7 +42,9 @@ def total_work(scenarios: ScenarioSet, engine: str, simulations: int) -> int:
         else:
             per_point = simulations * (3 if has_uncertainty(scenario) else 2)
         total += per_point * len(scenario.evaluate.n_total)
-    return total
+    from simtrial.sensitivity import sweep_work
+
+    return total + sweep_work(scenarios, engine, simulations)
 
 
 def run(
@@ -96,6 +98,11 @@ def run(
         variants[name] = VariantResult(
             name=name, points=points, boundaries=Design(scenario).to_dict(), sample_size=size
         )
+    swept = None
+    if base.evaluate.sweep is not None:  # sensitivity sweep (simtrial.sensitivity)
+        from simtrial.sensitivity import check_sweep, run_sweep
+
+        swept = run_sweep(impl, scenarios, check_sweep(scenarios), sims, the_seed, progress)
     return RunResult(
         scenario=scenarios.name,
         seed=the_seed,
@@ -105,6 +112,7 @@ def run(
         test=base.analysis.test,
         endpoint=base.endpoint.kind,
         version=_version(),
+        sweep=swept,
     )
 
 

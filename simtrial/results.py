@@ -51,7 +51,7 @@ class PointResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "n_total": self.n_total,
             "n_per_arm": dict(self.n_per_arm),
             "power": self.power,
@@ -110,9 +110,11 @@ class RunResult:
     test: str = ""
     endpoint: str = ""
     version: str = ""
+    sweep: Any = None
+    """A :class:`simtrial.sensitivity.SweepResult` when the scenario has ``evaluate.sweep``."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "scenario": self.scenario,
             "seed": self.seed,
             "simulations": self.simulations,
@@ -122,6 +124,10 @@ class RunResult:
             "simtrial_version": self.version,
             "variants": {name: v.to_dict() for name, v in self.variants.items()},
         }
+        if self.sweep is not None:
+            for name, block in out["variants"].items():
+                block["sweep"] = _round(self.sweep.variant_dict(name))
+        return out
 
     def to_frame(self) -> Any:
         """One row per (variant, point) as a pandas DataFrame (per-arm values flattened)."""

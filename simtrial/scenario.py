@@ -325,6 +325,9 @@ class SampleSize(_Model):
 class Evaluate(_Model):
     n_total: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=1)]
     sample_size: SampleSize | None = None
+    sweep: dict[str, Any] | None = None
+    """Sensitivity sweep ``{PATH: [values...]}``, checked by :mod:`simtrial.sensitivity`."""
+    sweep_n_total: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=1)] | None = None
 
 
 class Operations(_Model):
@@ -627,7 +630,12 @@ def validate_data(
             _check_priors(scenario, file, lines, vname, vlines)
         variants[vname or "base"] = scenario
     name = next(iter(variants.values())).name
-    return ScenarioSet(path=Path(file) if file else None, name=name, variants=variants, raw=data)
+    result = ScenarioSet(path=Path(file) if file else None, name=name, variants=variants, raw=data)
+    if any(sc.evaluate.sweep is not None for sc in variants.values()):
+        from simtrial.sensitivity import check_sweep
+
+        check_sweep(result, lines, check_priors=check_priors)
+    return result
 
 
 def _check_priors(
