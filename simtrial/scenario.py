@@ -631,7 +631,7 @@ def validate_data(
         variants[vname or "base"] = scenario
     name = next(iter(variants.values())).name
     result = ScenarioSet(path=Path(file) if file else None, name=name, variants=variants, raw=data)
-    if any(sc.evaluate.sweep is not None for sc in variants.values()):
+    if any(sc.evaluate.sweep or sc.evaluate.sweep_n_total for sc in variants.values()):
         from simtrial.sensitivity import check_sweep
 
         check_sweep(result, lines, check_priors=check_priors)

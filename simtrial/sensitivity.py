@@ -265,12 +265,14 @@ def parse_spec(
         for i, v in enumerate(vals):
             if any(v == w for w in vals[:i]):
                 raise where.error(f"value {v!r} is given twice", entry + (i,), f"{shown}[{i}]")
-        one = SweepSpec((str(path),), (loc,), (tuple(vals),))
+        one = SweepSpec(
+            (str(path),), (loc,), (tuple(vals),), None if n_total is None else tuple(n_total)
+        )
         for vname, scenario in scenarios.variants.items():
             for (i,) in one.combinations():
                 cell = _validate_cell(data[vname], scenario, one, (i,))
                 if isinstance(cell, str):
-                    raise where.error(f"{vals[i]!r}: {cell}", entry + (i,), f"{shown}[{i}]")
+                    raise where.error(cell, entry + (i,), f"{shown}[{i}]")
                 if check_priors:
                     try:
                         _check_priors(cell, loc)
@@ -308,7 +310,11 @@ def _validate_cell(
         return Scenario.model_validate(cell_data)
     except ValidationError as exc:
         loc, message = _describe_error(exc.errors(include_url=False)[0])
-        return f"{format_loc(loc)}: {message}" if loc else message
+        if loc in spec.locs:  # the swept field itself
+            return message
+        if any(loc[: len(s)] == s for s in spec.locs):  # inside the swept field
+            return f"{format_loc(loc)}: {message}"
+        return f"with this value, {format_loc(loc) or 'the scenario'}: {message}"
 
 
 def sizes(scenario: Scenario, spec: SweepSpec) -> tuple[int, ...]:
@@ -354,6 +360,19 @@ def check_sweep(
                     format_loc(loc),
                 )
     base = scenarios.base
+    if base.evaluate.sweep is None:
+        loc = ("evaluate", "sweep_n_total")
+        raise where.error("sweep_n_total is used only with evaluate.sweep", loc, format_loc(loc))
+    for i, n in enumerate(base.evaluate.sweep_n_total or []):
+        for scenario in scenarios.variants.values():
+            step = sum(a.allocation for a in scenario.arms.values())
+            if n % step:
+                loc = ("evaluate", "sweep_n_total", i)
+                raise where.error(
+                    f"n_total {n} cannot be split between the arms; use a multiple of {step}",
+                    loc,
+                    format_loc(loc),
+                )
     return parse_spec(
         scenarios,
         base.evaluate.sweep,

@@ -179,7 +179,7 @@ def _own_text(result: SweepResult, variant: str) -> str:
     ]
     missing = [p for p, m in zip(result.paths, marks, strict=True) if m is None]
     if not missing:
-        return f"its own values ({', '.join(given)}) are the marked cell"
+        return f"its own values ({', '.join(given)}) are the marked cell (★)"
     return f"its own value of {', '.join(missing)} is not among the values swept (no own cell)"
 
 
@@ -201,7 +201,12 @@ def sensitivity_html(result: Any, image: bytes | None = None) -> str:
         for k, p in enumerate(sw.paths)
     )
     sizes_text = sorted({n for ns in sw.n_total.values() for n in ns})
-    own = "; ".join(f"in <b>{esc(v)}</b>, {esc(_own_text(sw, v))}" for v in sw.variants)
+    texts = {v: _own_text(sw, v) for v in sw.variants}
+    if len(set(texts.values())) == 1:
+        every = "in every variant, " if len(texts) > 1 else ""
+        own = every + esc(next(iter(texts.values())))
+    else:
+        own = "; ".join(f"in <b>{esc(v)}</b>, {esc(t)}" for v, t in texts.items())
     parts = [
         f"<p>How the results change when assumptions vary: every variant is re-run with {what} "
         f"({'every combination, ' if len(sw.paths) == 2 else ''}everything else as in the "
@@ -224,6 +229,7 @@ def sensitivity_html(result: Any, image: bytes | None = None) -> str:
                 f"({esc(_cell_values(sw, lo))}) to {hi.point.power:.3f} "
                 f"({esc(_cell_values(sw, hi))}).</p>"
             )
+    parts += _ranking(sw)
     if image is not None:
         encoded = base64.b64encode(image).decode("ascii")
         caption = (
@@ -282,3 +288,25 @@ def _html_table(sw: SweepResult, vname: str, n: int) -> str:
             f"{esc(' / '.join(f'{v:.2f}' for v in p.endpoint_probability.values()))}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _ranking(sw: SweepResult) -> list[str]:
+    """With several variants: which has the highest power in how many cells, per n_total."""
+    from simtrial.narrative import esc
+
+    if len(sw.variants) < 2:
+        return []
+    out = []
+    common = sorted(set.intersection(*(set(sw.n_total[v]) for v in sw.variants)))
+    for n in common:
+        wins: dict[str, int] = dict.fromkeys(sw.variants, 0)
+        cells = [c.index for c in sw.cells if c.variant == sw.variants[0] and c.n_total == n]
+        for index in cells:
+            powers = {v: sw.cell(v, index, n).point.power for v in sw.variants}
+            wins[max(powers, key=lambda v: powers[v])] += 1
+        text = ", ".join(f"{esc(v)} in {k}" for v, k in wins.items() if k)
+        out.append(
+            f"<p>At n_total {n}, the variant with the highest power is: {text} of the "
+            f"{len(cells)} cells.</p>"
+        )
+    return out
