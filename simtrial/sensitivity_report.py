@@ -116,7 +116,7 @@ def sweep_figure(result: SweepResult, measure: str = "power") -> Any:
         ax.set_ylabel(name)
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-        title = f"{name} as {result.paths[0]} varies (★ = the scenario's own value)"
+        title = f"{name} as the swept value varies\n(★ = the scenario's own value; bands ±2 SE)"
         ax.set_title(title, fontsize=9)
         _legend_below(fig, ax)
         return fig

@@ -232,6 +232,12 @@ evaluate:
         ),
         (["    seed: [1, 2]"], 14, "evaluate.sweep.seed", "cannot be swept"),
         (
+            ["    arms.msc.response.ceiling: [0.5]", "  sweep_n_total: [40, 41]"],
+            15,
+            "evaluate.sweep_n_total[1]",
+            "use a multiple of 2",
+        ),
+        (
             ["    arms.msc.response.ceiling: 0.5"],
             14,
             "evaluate.sweep.arms.msc.response.ceiling",
