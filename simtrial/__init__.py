@@ -11,6 +11,7 @@ from simtrial.model import response_probability
 from simtrial.power import run
 from simtrial.results import PointResult, RunResult, VariantResult
 from simtrial.scenario import Scenario, ScenarioSet, load_scenario
+from simtrial.sensitivity import SweepResult, sweep
 
 __all__ = [
     "EngineError",
@@ -21,6 +22,7 @@ __all__ = [
     "ScenarioError",
     "ScenarioSet",
     "SimtrialError",
+    "SweepResult",
     "VariantResult",
     "burden",
     "design_summary",
@@ -30,6 +32,7 @@ __all__ = [
     "response_probability",
     "run",
     "stopping",
+    "sweep",
 ]
 
 

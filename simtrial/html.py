@@ -54,6 +54,7 @@ from simtrial.narrative import prior_evidence as prior_evidence
 from simtrial.parameters import PriorParam
 from simtrial.results import RunResult, VariantResult
 from simtrial.scenario import ScenarioSet
+from simtrial.sensitivity_report import sensitivity_html
 
 __all__ = ["report_html", "write_report"]
 
@@ -66,6 +67,7 @@ SECTIONS = (
     ("plots", "Plots"),
     ("sample-size", "Sample size"),
     ("type1-curve", "Type I error across control rates"),
+    ("sensitivity", "Sensitivity"),
     ("provenance", "Provenance"),
 )
 
@@ -627,9 +629,12 @@ def report_html(
         if notes
         else ""
     )
-    curve = "type1_curve.png"  # shown in its own section, next to its table
+    shown_apart = ("type1_curve.png", "sweep.png")  # in their own sections
+    curve = "type1_curve.png"
     plots = "".join(
-        _img(name, images[name]) for name in PLOT_FILES if name in images and name != curve
+        _img(name, images[name])
+        for name in PLOT_FILES
+        if name in images and name not in shown_apart
     )
     sections = {
         "overview": _overview(result, scenarios, notes),
@@ -648,6 +653,7 @@ def report_html(
         + (_img(curve, images[curve]) if curve in images else "")
         or "<p>No type I error curve: it is drawn for Bayesian rules, or on request with "
         "<code>evaluate: {type1_curve: {control: [0.05, 0.6]}}</code>.</p>",
+        "sensitivity": sensitivity_html(result, images.get("sweep.png")),
         "provenance": _provenance(result, scenarios, command, created),
     }
     body = []

@@ -170,11 +170,13 @@ def check_scenario(scenario: Scenario) -> list[tuple[Loc, str]]:
     for name in ("week", "from_week", "to_week", "follow_up_weeks"):
         _weeks(getattr(end, name), ("endpoint", name), out)
     ev = scenario.evaluate
-    if len(ev.n_total) > MAX_POINTS:
-        out.append((("evaluate", "n_total"), f"at most {MAX_POINTS} points, got {len(ev.n_total)}"))
-    for i, n in enumerate(ev.n_total):
-        if n > MAX_N_TOTAL:
-            out.append((("evaluate", "n_total", i), f"at most {MAX_N_TOTAL:,} patients, got {n:,}"))
+    for key in ("n_total", "sweep_n_total"):
+        sizes = getattr(ev, key) or []
+        if len(sizes) > MAX_POINTS:
+            out.append((("evaluate", key), f"at most {MAX_POINTS} points, got {len(sizes)}"))
+        for i, n in enumerate(sizes):
+            if n > MAX_N_TOTAL:
+                out.append((("evaluate", key, i), f"at most {MAX_N_TOTAL:,} patients, got {n:,}"))
     if ev.sample_size is not None and ev.sample_size.max_total > MAX_N_TOTAL:
         out.append(
             (
@@ -326,6 +328,11 @@ class RunEstimate:
 def _point_sizes(scenario: Scenario) -> list[tuple[int, int]]:
     """``(n_total, evaluations)`` of every point a run evaluates, sample-size search included."""
     sizes = [(n, 1) for n in scenario.evaluate.n_total]
+    if scenario.evaluate.sweep is not None:  # every cell of a sensitivity sweep, at its sizes
+        cells = math.prod(
+            len(v) if isinstance(v, list) else 1 for v in scenario.evaluate.sweep.values()
+        )
+        sizes += [(n, cells) for n in scenario.evaluate.sweep_n_total or scenario.evaluate.n_total]
     spec = scenario.evaluate.sample_size
     if spec is not None:
         step = sum(a.allocation for a in scenario.arms.values())

@@ -65,7 +65,14 @@ __all__ = [
     "write_plots",
 ]
 
-PLOT_FILES = ("power.png", "response.png", "burden.png", "stopping.png", "type1_curve.png")
+PLOT_FILES = (
+    "power.png",
+    "response.png",
+    "burden.png",
+    "stopping.png",
+    "type1_curve.png",
+    "sweep.png",
+)
 """The files :func:`write_plots` may write, in report order."""
 
 COLORS = (
@@ -618,6 +625,7 @@ def render_plots(result: RunResult, scenarios: ScenarioSet) -> dict[str, bytes]:
         "burden.png": burden(result),
         "stopping.png": stopping(result),
         "type1_curve.png": plot_type1_curve(result, scenarios),
+        "sweep.png": result.sweep.plot() if result.sweep is not None else None,
     }
     return {name: png_bytes(fig) for name, fig in figures.items() if fig is not None}
 

@@ -57,7 +57,9 @@ def total_work(scenarios: ScenarioSet, engine: str, simulations: int) -> int:
             bisection = max(1, math.ceil(math.log2(max(2, spec.max_total // step)))) + 1
             points += bisection + (spec.stable_steps if engine == "exact" else 1)
         total += per_point * points
-    return total
+    from simtrial.sensitivity import sweep_work
+
+    return total + sweep_work(scenarios, engine, simulations)
 
 
 def run(
@@ -119,6 +121,11 @@ def run(
             point_values=point_summaries(scenario),
             type1_curve=curves.type1_curve(scenario, name, sims, the_seed, calibrations),
         )
+    swept = None
+    if base.evaluate.sweep is not None:  # sensitivity sweep (simtrial.sensitivity)
+        from simtrial.sensitivity import check_sweep, run_sweep
+
+        swept = run_sweep(impl, scenarios, check_sweep(scenarios), sims, the_seed, progress)
     return RunResult(
         scenario=scenarios.name,
         seed=the_seed,
@@ -129,6 +136,7 @@ def run(
         endpoint=base.endpoint.kind,
         version=_version(),
         design=design_summary(scenarios),
+        sweep=swept,
     )
 
 

@@ -87,6 +87,10 @@ def write_outputs(result: RunResult, out_dir: Path) -> list[Path]:
         out_dir / "summary.json": summary_json(result),
         out_dir / "points.csv": points_csv(result),
     }
+    if result.sweep is not None:
+        files[out_dir / "sweep.csv"] = result.sweep.to_csv()
+    else:
+        (out_dir / "sweep.csv").unlink(missing_ok=True)
     for path, text in files.items():
         atomic_write(path, text)
     return list(files)

@@ -51,7 +51,7 @@ class PointResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "n_total": self.n_total,
             "n_per_arm": dict(self.n_per_arm),
             "power": self.power,
@@ -117,13 +117,15 @@ class RunResult:
     endpoint: str = ""
     version: str = ""
     design: dict[str, Any] | None = None
+    sweep: Any = None
+    """A :class:`simtrial.sensitivity.SweepResult` when the scenario has ``evaluate.sweep``."""
 
     def design_summary(self) -> dict[str, Any] | None:
         """The design summary (:func:`simtrial.design_summary`) of the scenario that was run."""
         return self.design
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "scenario": self.scenario,
             "seed": self.seed,
             "simulations": self.simulations,
@@ -135,6 +137,9 @@ class RunResult:
         }
         if self.design is not None:
             out["design"] = self.design
+        if self.sweep is not None:
+            for name, block in out["variants"].items():
+                block["sweep"] = _round(self.sweep.variant_dict(name))
         return out
 
     def to_frame(self) -> Any:

@@ -378,6 +378,9 @@ class Evaluate(_Model):
     # which summary of a distribution power uses (simtrial.parameters.point_value)
     point_values: Literal["auto", "mean", "median"] = "auto"
     type1_curve: Type1Curve | None = None
+    sweep: dict[str, Any] | None = None
+    """Sensitivity sweep ``{PATH: [values...]}``, checked by :mod:`simtrial.sensitivity`."""
+    sweep_n_total: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=1)] | None = None
 
 
 class Operations(_Model):
@@ -730,7 +733,12 @@ def validate_data(
             _check_priors(scenario, file, lines, vname, base_data, own)
         variants[vname or "base"] = scenario
     name = next(iter(variants.values())).name
-    return ScenarioSet(path=Path(file) if file else None, name=name, variants=variants, raw=data)
+    result = ScenarioSet(path=Path(file) if file else None, name=name, variants=variants, raw=data)
+    if any(sc.evaluate.sweep or sc.evaluate.sweep_n_total for sc in variants.values()):
+        from simtrial.sensitivity import check_sweep
+
+        check_sweep(result, lines, check_priors=check_priors)
+    return result
 
 
 def _check_priors(

@@ -65,8 +65,14 @@ def refused(capsys, argv: list[str]) -> str:
 
 VALUES = [
     # (file, old, new, snippet on the planted line, field path)
-    ("ra-phase2.yaml", "n_total: [", "n_total: [100000000, ", "100000000", "evaluate.n_total[0]"),
-    ("ra-phase2.yaml", "n_total: [", "n_total: [1.0e+30, ", "1.0e+30", "evaluate.n_total[0]"),
+    (
+        "ra-phase2.yaml",
+        "  n_total: [",
+        "  n_total: [100000000, ",
+        "100000000",
+        "evaluate.n_total[0]",
+    ),
+    ("ra-phase2.yaml", "  n_total: [", "  n_total: [1.0e+30, ", "1.0e+30", "evaluate.n_total[0]"),
     (
         "ra-phase2.yaml",
         "serious_rate_per_year: 0.05",
@@ -166,7 +172,7 @@ def test_estimate_refuses_a_huge_run_before_simulating(tmp_path, capsys, monkeyp
         raise AssertionError("simulated although refused")
 
     monkeypatch.setattr(simtrial.power, "run", boom)
-    file = plant(tmp_path, "ra-phase2.yaml", "n_total: [", "n_total: [99998, ")
+    file = plant(tmp_path, "ra-phase2.yaml", "  n_total: [", "  n_total: [99998, ")
     message = refused(capsys, ["run", str(file), "--out", str(tmp_path / "out")])
     assert "GiB of memory" in message and "--force" in message
     assert not (tmp_path / "out").exists()
