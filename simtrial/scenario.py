@@ -350,12 +350,14 @@ def _check_selection(a: Analysis) -> None:
         )
     if a.test != "z_pooled":
         raise FieldIssue(
-            "selection designs use the stage-wise pooled z test (as rpact): test: z_pooled",
+            f"test {a.test!r}: selection designs use the stage-wise pooled z test (as rpact): "
+            "test: z_pooled",
             ("test",),
         )
     if a.sided != "one":
         raise FieldIssue(
-            "selection designs are one-sided (as rpact): sided: one (e.g. alpha: 0.025)",
+            f"sided {a.sided!r}: selection designs are one-sided (as rpact): sided: one "
+            "(e.g. alpha: 0.025)",
             ("sided",),
         )
     if a.multiplicity is not None:

@@ -38,8 +38,12 @@ and ``f_simulation_multiarm.R``), one-sided, larger rates better:
    (default −∞).
 6. **Stopping.** After stage k < K the trial stops for success when the success criterion holds
    (``at_least_one``: some H_i rejected; ``all``: every active arm's H_i rejected), and for
-   futility when no arm is selected to continue. ``success`` (the power) is that criterion at
-   the stage the trial ended.
+   futility when no arm is selected to continue, or when every active arm is futile: arm i is
+   futile when some H_S with i ∈ S has Z_S,k ≤ ``futility_bound``. rpact's inverse-normal
+   designs carry futility bounds of −6 (its "no futility" default, kept here): they bind only
+   when an intersection's stage-wise p-value is 1 — Bonferroni's ``min(1, m·min p)`` is capped
+   at 1 whenever min p ≥ 1/m, e.g. when no arm is better than the control — and then the trial
+   stops. ``success`` (the power) is the success criterion at the stage the trial ended.
 
 The Dunnett probability uses the one-factor representation of the many-to-one correlation
 (Dunnett 1955, *JASA* 50:1096): Z_i = √λ_i U + √(1 − λ_i) E_i with U, E_i iid N(0, 1), so
@@ -102,6 +106,7 @@ class MamsDesign:
     intersection_test: str = "dunnett"
     selection: Selection = field(default_factory=Selection)
     success: str = "at_least_one"
+    futility_bound: float = -6.0
 
     def __post_init__(self) -> None:
         if self.intersection_test not in INTERSECTION_TESTS:
@@ -308,6 +313,7 @@ def closed_test(
     futility_stop = np.zeros(trials, dtype=bool)
     success = np.zeros(trials, dtype=bool)
     rej_int = np.zeros((trials, len(sets)), dtype=bool)
+    futile_int = np.zeros((trials, len(sets)), dtype=bool)
     comb = np.zeros((trials, len(sets)))  # Σ w_l Φ⁻¹(1 − p_S,l)
     rejected = np.zeros((trials, g), dtype=bool)
     for k in range(k_max):
@@ -324,6 +330,7 @@ def closed_test(
             )
             comb[:, s] += w[k] * stats.norm.isf(np.where(np.isnan(p_s), 1.0, p_s))
             now[:, s] = ~np.isnan(p_s) & (comb[:, s] / norm >= design.critical[k])
+            futile_int[:, s] = ~np.isnan(p_s) & (comb[:, s] / norm <= design.futility_bound)
         if k == k_max - 1:  # rpact examines the intersections only if the global one is rejected
             now &= now[:, :1]
         rej_int |= now & alive[:, None]
@@ -343,6 +350,11 @@ def closed_test(
             success_stop |= ends
             last[ends] = k
             alive &= ~ends
+            futile = np.column_stack([futile_int[:, c].any(axis=1) for c in contains])
+            hopeless = alive & np.all(futile | ~sel, axis=1)
+            futility_stop |= hopeless
+            last[hopeless] = k
+            alive &= ~hopeless
             if design.selection.at_look == k + 1:
                 measure = estimate[:, k]
                 if design.selection.effect_measure == "test_statistic":

@@ -1,0 +1,126 @@
+"""Selection designs (analysis.selection) through scenarios and the vectorized engine."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simtrial.analysis.group_sequential import boundaries
+from simtrial.analysis.mams import MamsDesign, Selection, simulate_rates, summarise
+from simtrial.cli import main
+from simtrial.errors import EngineError, ScenarioError
+from simtrial.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MAMS = """\
+# test scenario: three arms given by their endpoint probabilities, select the best
+name: mams-test
+seed: 99
+simulations: 4000
+endpoint: {kind: responder, week: 12, missing: non_responder}
+arms:
+  placebo: {allocation: 1, endpoint_probability: 0.2}
+  low: {allocation: 1, endpoint_probability: 0.3}
+  mid: {allocation: 1, endpoint_probability: 0.4}
+  high: {allocation: 1, endpoint_probability: 0.5}
+analysis:
+  test: z_pooled
+  treatment: [low, mid, high]
+  control: placebo
+  alpha: 0.025
+  sided: one
+  interims: {information: [0.5, 1.0], efficacy_spending: obrien_fleming}
+  selection: {at_look: 1, rule: best}
+  intersection_test: dunnett
+  success: at_least_one
+evaluate:
+  n_total: [160]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mams-test.yaml"
+    path.write_text(text)
+    return path
+
+
+def run(tmp_path: Path, name: str, *args: str, text: str = MAMS) -> dict:
+    out = tmp_path / name
+    assert main(["run", str(write(tmp_path, text)), "--out", str(out), "-q", *args]) == 0
+    return json.loads((out / "summary.json").read_text())
+
+
+def test_engine_matches_the_module_and_workers_do_not_matter(tmp_path):
+    """The engine's answer equals a direct simulation of the same design (binomial stages,
+    rpact's model) within Monte Carlo error, and is identical with two workers."""
+    one = run(tmp_path, "one")
+    assert one == run(tmp_path, "two", "--workers", "2")
+    point = one["variants"]["base"]["points"][0]
+    sel = point["selection"]
+    b = boundaries([0.5, 1.0], 0.025, "one", "obrien_fleming")
+    design = MamsDesign((0.5, 1.0), tuple(b.efficacy_z), (1.0,) * 3, "dunnett", Selection())
+    ref = summarise(
+        simulate_rates(
+            design, (0.3, 0.4, 0.5), 0.2, np.full((2, 4), 20), 20_000, np.random.default_rng(3)
+        )
+    )
+
+    def close(ours: float, theirs: float) -> None:
+        p = (ours + theirs) / 2
+        se = math.sqrt(max(p * (1 - p), 1e-9) * (1 / 4000 + 1 / 20_000))
+        assert abs(ours - theirs) <= 4 * se, (ours, theirs)
+
+    close(point["power"], ref["success"])
+    for j, arm in enumerate(["low", "mid", "high"]):
+        close(sel["power_per_arm"][arm], ref["power_per_arm"][j])
+        close(sel["selected"][arm], ref["selected"][1][j])
+    assert point["expected_n"] == pytest.approx(ref["expected_n"], abs=1.5)
+    assert sum(sel["expected_n_per_arm"].values()) == pytest.approx(point["expected_n"])
+    assert sel["fwer_global_null"] == point["type1_error"]
+    for arm in ("low", "mid", "high"):
+        assert sel["fwer_partial_null"][arm] <= 0.025 + 3 * math.sqrt(0.025 * 0.975 / 4000)
+    looks = point["stopped_by_look"]
+    assert [look["information"] for look in looks] == [0.5]
+    assert looks[0]["efficacy"] == pytest.approx(point["stopped_early"]["efficacy"])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "fragment"),
+    [
+        ("sided: one", "sided: two", "analysis.sided", "one-sided"),
+        ("test: z_pooled", "test: chi2", "analysis.test", "z_pooled"),
+        ("at_look: 1", "at_look: 2", "analysis.selection.at_look", "interim look"),
+        ("rule: best", "rule: r_best", "analysis.selection.rule", "needs r"),
+        ("rule: best", "rule: best, r: 2", "analysis.selection.r", "only used with"),
+        ("intersection_test: dunnett", "intersection_test: holm", None, "dunnett"),
+    ],
+)
+def test_bad_selection_input_names_the_field(tmp_path, old, new, path, fragment):
+    assert old in MAMS
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(write(tmp_path, MAMS.replace(old, new, 1)))
+    assert fragment in info.value.message
+    if path is not None:
+        assert info.value.path == path
+    assert info.value.line is not None
+
+
+def test_intersection_test_without_selection_is_refused(tmp_path, capsys):
+    text = MAMS.replace("  selection: {at_look: 1, rule: best}\n", "")
+    assert main(["validate", str(write(tmp_path, text))]) == 2
+    err = capsys.readouterr().err
+    assert "only used with selection" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("engine", ["exact", "des"])
+def test_other_engines_refuse_selection(engine):
+    from simtrial.engines import get_engine
+
+    scenario = load_scenario(ROOT / "scenarios" / "as-mams.yaml").base
+    with pytest.raises(EngineError, match="analysis.selection"):
+        get_engine(engine).check(scenario)
