@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 # ``X as X``: re-exported, for imports from before the plain words moved to narrative.py
+from simtrial import selection_report
 from simtrial.narrative import FIXED as FIXED
 from simtrial.narrative import MEANINGS as MEANINGS
 from simtrial.narrative import SCENARIO_MEANINGS as SCENARIO_MEANINGS
@@ -477,6 +478,7 @@ CAPTIONS = {
     "evaluated).",
     "stopping.png": "Chance that a trial stops at an interim look, by reason, at each sample "
     "size (stacked; the number on top is the total).",
+    "selection.png": selection_report.CAPTION,
 }
 
 
@@ -625,7 +627,7 @@ def report_html(
         "assumptions": "<p>Every number the simulation assumes. Power uses each parameter's "
         "mean; assurance draws them from their distributions (parameters of one fit jointly). "
         f"</p>{notes_html}{_assumptions_table(scenarios)}",
-        "comparison": _comparison_table(result),
+        "comparison": _comparison_table(result) + selection_report.section_html(result),
         "plots": plots or "<p>No plots.</p>",
         "sample-size": _sample_size(result),
         "provenance": _provenance(result, scenarios, command, created),

@@ -48,6 +48,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
+from simtrial import selection_report
 from simtrial.engines.base import point_values, stream
 from simtrial.model import ArmValues, endpoint_law, response_probability
 from simtrial.results import RunResult, VariantResult
@@ -63,7 +64,7 @@ __all__ = [
     "write_plots",
 ]
 
-PLOT_FILES = ("power.png", "response.png", "burden.png", "stopping.png")
+PLOT_FILES = ("power.png", "response.png", "burden.png", "stopping.png", "selection.png")
 """The files :func:`write_plots` may write, in report order."""
 
 COLORS = (
@@ -613,6 +614,7 @@ def render_plots(result: RunResult, scenarios: ScenarioSet) -> dict[str, bytes]:
         "response.png": response_over_time(scenarios),
         "burden.png": burden(result),
         "stopping.png": stopping(result),
+        "selection.png": selection_report.figure(result),
     }
     return {name: png_bytes(fig) for name, fig in figures.items() if fig is not None}
 

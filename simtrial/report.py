@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.table import Table
 
+from simtrial import selection_report
 from simtrial.results import RunResult
 
 
@@ -144,6 +145,7 @@ def result_table(result: RunResult) -> Table:
                 lambda p: " / ".join(f"{v:.2f}" for v in p.stopped_early.values()),
             )
         )
+    measures += selection_report.table_rows(points)
     if any("safety_stop_probability" in p.extra for p in points):
         measures.append(
             (

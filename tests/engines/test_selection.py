@@ -124,3 +124,60 @@ def test_other_engines_refuse_selection(engine):
     scenario = load_scenario(ROOT / "scenarios" / "as-mams.yaml").base
     with pytest.raises(EngineError, match="analysis.selection"):
         get_engine(engine).check(scenario)
+
+
+SHIPPED_R = r"""
+library(rpact)   # 3.3.4, run 2026-12-04
+d <- getDesignInverseNormal(kMax = 2, alpha = 0.025, typeOfDesign = "asOF",
+  informationRates = c(0.5, 1))
+pc <- 0.076203  # placebo; treatments: P(endpoint) at the point values (exact engine's closed form)
+for (n in c(50, 100, 150)) {
+  x <- getSimulationMultiArmRates(d, activeArms = 3, typeOfShape = "userDefined",
+    effectMatrix = matrix(c(pc, pc, pc, 0.056743, 0.091074, 0.162127), nrow = 2, byrow = TRUE),
+    piControl = pc, intersectionTest = "Dunnett", typeOfSelection = "best",
+    effectMeasure = "effectEstimate", successCriterion = "atLeastOne",
+    plannedSubjects = c(n, 2 * n), maxNumberOfIterations = 10000, seed = 20261204)
+  cat("n_total", 8 * n, "\n")
+  cat(" FWER (global null):", sprintf("%.4f", x$rejectAtLeastOne[1]), "\n")
+  cat(" rejectAtLeastOne:", sprintf("%.4f", x$rejectAtLeastOne[2]), "\n")
+  cat(" powerPerArm:", sprintf("%.4f", colSums(x$rejectedArmsPerStage[, 2, ])), "\n")
+  cat(" selectedStage2:", sprintf("%.4f", x$selectedArms[2, 2, ]), "\n")
+  cat(" successPerStage:", sprintf("%.4f", x$successPerStage[, 2]), "\n")
+  cat(" expectedNumberOfSubjects:", sprintf("%.2f", x$expectedNumberOfSubjects[2]), "\n")
+}
+# printed (selectedStage2 omitted here):
+# n_total 400: FWER 0.0204, rejectAtLeastOne 0.3252, powerPerArm 0.0001 0.0089 0.3164,
+#   successPerStage 0.0125 0.3127, expectedNumberOfSubjects 298.75
+# n_total 800: FWER 0.0231, rejectAtLeastOne 0.6404, powerPerArm 0.0003 0.0079 0.6337,
+#   successPerStage 0.0677 0.5727, expectedNumberOfSubjects 586.46
+# n_total 1200: FWER 0.0243, rejectAtLeastOne 0.8321, powerPerArm 0.0002 0.0079 0.8264,
+#   successPerStage 0.1579 0.6742, expectedNumberOfSubjects 852.63
+"""
+SHIPPED = {  # n_total: (FWER, power, power per arm, stop at the interim for success)
+    400: (0.0204, 0.3252, (0.0001, 0.0089, 0.3164), 0.0125),
+    800: (0.0231, 0.6404, (0.0003, 0.0079, 0.6337), 0.0677),
+    1200: (0.0243, 0.8321, (0.0002, 0.0079, 0.8264), 0.1579),
+}
+
+
+@pytest.mark.slow
+def test_shipped_scenario_against_rpact(tmp_path):
+    """scenarios/as-mams.yaml (10 000 trials per point, as shipped) against rpact's simulation
+    of the same design at the scenario's endpoint probabilities (SHIPPED_R), within 4 combined
+    SE of the two simulations."""
+    out = tmp_path / "ship"
+    assert main(["run", str(ROOT / "scenarios" / "as-mams.yaml"), "--out", str(out), "-q"]) == 0
+    points = json.loads((out / "summary.json").read_text())["variants"]["base"]["points"]
+
+    def close(ours: float, theirs: float) -> None:
+        p = (ours + theirs) / 2
+        se = math.sqrt(max(p * (1 - p), 1e-6) * 2 / 10_000)
+        assert abs(ours - theirs) <= 4 * se, (ours, theirs)
+
+    for point in points:
+        fwer, power, per_arm, stop = SHIPPED[point["n_total"]]
+        close(point["type1_error"], fwer)
+        close(point["power"], power)
+        close(point["stopped_early"]["efficacy"], stop)
+        for ours, theirs in zip(point["selection"]["power_per_arm"].values(), per_arm, strict=True):
+            close(ours, theirs)
