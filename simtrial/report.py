@@ -162,5 +162,5 @@ def result_table(result: RunResult) -> Table:
                 str(n) if i == 0 else "", label, *cells, end_section=i == len(measures) - 1
             )
     arms = list(next(iter(result.variants.values())).points[0].endpoint_probability)
-    table.caption = f"P(endpoint) per arm: {' / '.join(arms)}"
+    table.caption = f"P(endpoint) per arm: {' / '.join(arms)}" + selection_report.caption(points)
     return table

@@ -60,6 +60,14 @@ def table_rows(points: list[PointResult]) -> list[tuple[str, Callable[[PointResu
     ]
 
 
+def caption(points: list[PointResult]) -> str:
+    """The arm order of the selection rows, for the terminal table's caption ('' if none)."""
+    s = next((_selection(p) for p in points if _selection(p)), None)
+    if s is None:
+        return ""
+    return f"; selection rows: {' / '.join(s['selected'])} (expected n: control last)"
+
+
 def figure(result: RunResult) -> Figure | None:
     """Selection probability and power per arm, grouped by ``n_total``; one panel per variant
     with a selection design. Bars have gid ``"select:<variant>:<arm>"`` and
@@ -128,8 +136,8 @@ def section_html(result: RunResult) -> str:
             else "cumulative z statistic"
         )
         parts.append(
-            f"<p><b>{esc(name)}</b>: after look {s0['at_look']} the "
-            f"{esc(_rule_words(s0))} continue (measured by the "
+            f"<p><b>{esc(name)}</b>: after look {s0['at_look']}, "
+            f"{esc(_rule_words(s0))} (measured by the "
             f"{measure}); the others stop recruiting. Each arm's hypothesis (its endpoint "
             f"probability no better than the control's) is tested by the closed test with "
             f"{esc(s0['intersection_test'].capitalize())} intersection tests, stages combined by "
@@ -164,9 +172,9 @@ def section_html(result: RunResult) -> str:
 
 def _rule_words(s: dict[str, Any]) -> str:
     return {
-        "best": "best arm",
-        "r_best": "best arms (r of them)",
-        "epsilon": "arms within ε of the best",
-        "all": "arms",
-        "threshold": "arms above the threshold",
+        "best": "only the best arm continues",
+        "r_best": "the r best arms continue",
+        "epsilon": "the arms within ε of the best continue",
+        "all": "every arm continues",
+        "threshold": "the arms above the threshold continue",
     }.get(s["rule"], s["rule"])

@@ -84,6 +84,9 @@ def test_engine_matches_the_module_and_workers_do_not_matter(tmp_path):
     assert sel["fwer_global_null"] == point["type1_error"]
     for arm in ("low", "mid", "high"):
         assert sel["fwer_partial_null"][arm] <= 0.025 + 3 * math.sqrt(0.025 * 0.975 / 4000)
+    assert (tmp_path / "one" / "selection.png").stat().st_size > 0
+    report = (tmp_path / "one" / "report.html").read_text()
+    assert "Selection inside one trial" in report and "Dunnett" in report
     looks = point["stopped_by_look"]
     assert [look["information"] for look in looks] == [0.5]
     assert looks[0]["efficacy"] == pytest.approx(point["stopped_early"]["efficacy"])
