@@ -85,6 +85,8 @@ def test_engine_matches_the_module_and_workers_do_not_matter(tmp_path):
     for arm in ("low", "mid", "high"):
         assert sel["fwer_partial_null"][arm] <= 0.025 + 3 * math.sqrt(0.025 * 0.975 / 4000)
     assert (tmp_path / "one" / "selection.png").stat().st_size > 0
+    header = (tmp_path / "one" / "points.csv").read_text().splitlines()[0].split(",")
+    assert "selection.selected.high" in header and "selection.fwer_partial_null.low" in header
     report = (tmp_path / "one" / "report.html").read_text()
     assert "Selection inside one trial" in report and "Dunnett" in report
     looks = point["stopped_by_look"]
