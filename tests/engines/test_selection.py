@@ -89,6 +89,7 @@ def test_engine_matches_the_module_and_workers_do_not_matter(tmp_path):
     assert "selection.selected.high" in header and "selection.fwer_partial_null.low" in header
     report = (tmp_path / "one" / "report.html").read_text()
     assert "Selection inside one trial" in report and "Dunnett" in report
+    assert "at look 1 only the best arm continues" in report  # the trial in plain words
     looks = point["stopped_by_look"]
     assert [look["information"] for look in looks] == [0.5]
     assert looks[0]["efficacy"] == pytest.approx(point["stopped_early"]["efficacy"])
