@@ -56,6 +56,7 @@ algorithm; the two agree to ~1e−6, far below Monte Carlo error).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
@@ -92,6 +93,18 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class Reestimation:
+    """Sample-size re-estimation by conditional power at the selection look (rpact's
+    ``conditionalPower``, ``minNumberOfSubjectsPerStage``, ``maxNumberOfSubjectsPerStage``):
+    patients per treatment arm in each later stage, between ``min_per_stage`` and
+    ``max_per_stage`` (see :func:`reestimated_sizes`)."""
+
+    conditional_power: float
+    min_per_stage: int
+    max_per_stage: int
+
+
+@dataclass(frozen=True)
 class MamsDesign:
     """A MAMS design: information rates, boundaries, intersection test, selection, success.
 
@@ -107,6 +120,7 @@ class MamsDesign:
     selection: Selection = field(default_factory=Selection)
     success: str = "at_least_one"
     futility_bound: float = -6.0
+    reestimation: Reestimation | None = None
 
     def __post_init__(self) -> None:
         if self.intersection_test not in INTERSECTION_TESTS:
@@ -281,6 +295,7 @@ def closed_test(
     Parameters
     ----------
     design : MamsDesign
+        Without ``reestimation`` (stage sizes are the planned ones; see :func:`run_design`).
     x, m : arrays (trials, K, G + 1)
         Responders and patients analysed in each stage (not cumulative) in each arm, control
         last; data of arms after they were dropped are ignored.
@@ -289,21 +304,37 @@ def closed_test(
     jitter : array (trials, G)
         Uniform(−1e−5, 1e−5) draws that break ties at selection (rpact).
     """
-    trials, k_max, g1 = x.shape
-    g = g1 - 1
-    if g != design.arms or k_max != design.stages:
+    if x.shape[1:] != (design.stages, design.arms + 1):
         raise ValueError("data shape does not match the design")
-    xt, mt, xc, mc = x[:, :, :g], m[:, :, :g], x[:, :, g:], m[:, :, g:]
-    z_all = stage_z(xt, mt, xc, mc)  # (trials, K, G)
-    p_all = stats.norm.sf(z_all)
-    cx, cm = np.cumsum(x, axis=1), np.cumsum(m, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        estimate = cx[:, :, :g] / cm[:, :, :g] - cx[:, :, g:] / cm[:, :, g:]
-    estimate = np.nan_to_num(estimate)
+    if design.reestimation is not None:
+        raise ValueError("a design with re-estimation needs run_design (data stage by stage)")
+    return run_design(design, lambda k, sizes: (x[:, k], m[:, k]), planned, jitter)
+
+
+StageData = Callable[[int, NDArray[np.int64]], tuple[NDArray[np.int64], NDArray[np.int64]]]
+"""``data(k, sizes)``: responders and patients analysed at stage k (arrays (trials, G + 1)) when
+``sizes`` (trials, G + 1) patients are randomised per arm in that stage."""
+
+
+def run_design(
+    design: MamsDesign, data: StageData, planned: NDArray[np.int64], jitter: Float
+) -> MamsOutcome:
+    """Apply the MAMS design stage by stage, asking ``data`` for each stage's outcomes.
+
+    ``planned`` (K, G + 1) are the planned patients per stage and arm; with
+    ``design.reestimation`` the stages after the selection look get the re-estimated sizes
+    (:func:`reestimated_sizes`)."""
+    trials, g = jitter.shape
+    k_max = design.stages
     lam_arm = np.array([r / (1.0 + r) for r in design.allocation])
     sets = subsets(g)
     contains = [np.flatnonzero(sets[:, i]) for i in range(g)]
     w = design.weights
+
+    sizes = np.broadcast_to(planned, (trials, *planned.shape)).astype(np.int64)
+    cx = np.zeros((trials, g + 1))
+    cm = np.zeros((trials, g + 1))
+    adjusted = np.zeros((trials, k_max))  # Σ w_l Φ⁻¹(1 − Bonferroni p_l), for re-estimation
 
     active = np.zeros((trials, k_max, g), dtype=bool)
     sel = np.ones((trials, g), dtype=bool)
@@ -318,8 +349,12 @@ def closed_test(
     rejected = np.zeros((trials, g), dtype=bool)
     for k in range(k_max):
         active[:, k] = sel & alive[:, None]
-        p_k = np.where(sel, p_all[:, k], np.nan)
-        z_k = np.where(sel, z_all[:, k], np.nan)
+        x_k, m_k = data(k, sizes[:, k])
+        cx += x_k
+        cm += m_k
+        z_now = stage_z(x_k[:, :g], m_k[:, :g], x_k[:, g:], m_k[:, g:])
+        p_k = np.where(sel, stats.norm.sf(z_now), np.nan)
+        z_k = np.where(sel, z_now, np.nan)
         now = np.zeros((trials, len(sets)), dtype=bool)
         norm = np.sqrt(np.sum(w[: k + 1] ** 2))
         for s, members in enumerate(sets):
@@ -355,22 +390,95 @@ def closed_test(
             futility_stop |= hopeless
             last[hopeless] = k
             alive &= ~hopeless
+            if design.reestimation is not None:
+                m_sel = np.sum(sel, axis=1)
+                p_bonf = np.minimum(
+                    np.nanmin(np.where(sel, p_k, np.inf), axis=1) * m_sel, 1 - 1e-12
+                )
+                adjusted[:, k] = w[k] * stats.norm.isf(p_bonf)
             if design.selection.at_look == k + 1:
-                measure = estimate[:, k]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    rates = cx / cm
+                    measure = np.nan_to_num(rates[:, :g] - rates[:, g:])
                 if design.selection.effect_measure == "test_statistic":
                     measure = cumulative_z(
-                        cx[:, k, :g], cm[:, k, :g], cx[:, k, g:], cm[:, k, g:], design.allocation[0]
+                        cx[:, :g], cm[:, :g], cx[:, g:], cm[:, g:], design.allocation[0]
                     )
                 sel = _select(design, measure, sel, jitter)
+                if design.reestimation is not None:
+                    sizes = reestimated_sizes(
+                        design, k, sizes, sel, np.nan_to_num(rates), adjusted[:, : k + 1].sum(1)
+                    )
             none = alive & ~sel.any(axis=1)
             futility_stop |= none
             last[none] = k
             alive &= ~none
-    n = np.zeros((trials, g1))
+    n = np.zeros((trials, g + 1))
     for k in range(k_max):
-        n[:, :g] += active[:, k] * planned[k, :g]
-        n[:, g] += active[:, k].any(axis=1) * planned[k, g]
+        n[:, :g] += active[:, k] * sizes[:, k, :g]
+        n[:, g] += active[:, k].any(axis=1) * sizes[:, k, g]
     return MamsOutcome(rejected, active, last, success_stop, futility_stop, success, n)
+
+
+def reestimated_sizes(
+    design: MamsDesign,
+    k: int,
+    sizes: NDArray[np.int64],
+    selected: Bool,
+    rates: Float,
+    combined: Float,
+) -> NDArray[np.int64]:
+    """Stage sizes after re-estimation at (0-based) stage k (rpact 3.3.4,
+    ``.getSimulationRatesMultiArmStageSubjects`` and ``.getSimulatedStageRatesMultiArm``).
+
+    With r the allocation ratio, π₁ the smallest cumulative rate among the selected arms and π₀
+    the control's (the conservative choice), π̄ = (rπ₁ + π₀)/(1 + r), the conditional critical
+    value of the next stage from the Bonferroni-adjusted stage-wise p-values
+    p̃_l = min(m_l · min_i p_il, 1 − 1e−12),
+
+        c̃ = (c_{k+1} √t_{k+1} − Σ_{l≤k} w_l Φ⁻¹(1 − p̃_l)) / √(t_{k+1} − t_k),
+
+    and the patients per treatment arm per later stage
+
+        n = (c̃ √(π̄(1 − π̄)(1 + r)) + Φ⁻¹(CP) √(π₁(1 − π₁) + r π₀(1 − π₀)))² / (π₁ − π₀)²,
+
+    clipped to [min, max] (max when c̃ > 8; the first factor floored at 0 and the denominator
+    at 1e−12). Cumulative sizes are ``ceil(r·N₀ + j·n)`` for the j-th later stage (N₀ the
+    control patients so far); the control gets ``trunc(size / r)`` per stage."""
+    re = design.reestimation
+    assert re is not None
+    trials, k_max, g1 = sizes.shape
+    g = g1 - 1
+    r = design.allocation[0]
+    t = design.information
+    c_next = design.critical[k + 1]
+    if c_next >= 6:
+        ccv = np.full(trials, np.inf)
+    else:
+        ccv = (c_next * np.sqrt(t[k + 1]) - combined) / np.sqrt(t[k + 1] - t[k])
+    pi1 = np.min(np.where(selected, rates[:, :g], np.inf), axis=1)
+    pi1 = np.where(np.isfinite(pi1), pi1, 0.0)
+    pi0 = rates[:, g]
+    pim = (r * pi1 + pi0) / (1 + r)
+    num = np.maximum(
+        0.0,
+        ccv * np.sqrt(pim * (1 - pim) * (1 + r))
+        + stats.norm.ppf(re.conditional_power) * np.sqrt(pi1 * (1 - pi1) + pi0 * (1 - pi0) * r),
+    )
+    with np.errstate(invalid="ignore", over="ignore"):
+        new = num**2 / np.maximum(1e-12, pi1 - pi0) ** 2
+    new = np.where(ccv > 8, re.max_per_stage, np.clip(new, re.min_per_stage, re.max_per_stage))
+    new = np.where(selected.any(axis=1), new, 0.0)
+    out = sizes.copy()
+    control_so_far = sizes[:, : k + 1, g].sum(axis=1)
+    previous = sizes[:, : k + 1, 0].sum(axis=1).astype(float)  # the planned cumulative size
+    for j in range(1, k_max - k):
+        cumulative = np.ceil(control_so_far * r + j * new)
+        stage = (cumulative - previous).astype(np.int64)
+        out[:, k + j, :g] = stage[:, None]
+        out[:, k + j, g] = np.trunc(stage / r).astype(np.int64)
+        previous = cumulative
+    return out
 
 
 def simulate_rates(
@@ -386,10 +494,16 @@ def simulate_rates(
     ``rates`` are the G treatment response probabilities, ``planned`` (K, G + 1) the patients
     per stage and arm (control last)."""
     probs = np.append(np.asarray(rates, dtype=float), control)
-    x = rng.binomial(np.broadcast_to(planned, (trials, *planned.shape)), probs)
-    m = np.broadcast_to(planned, x.shape).astype(np.int64)
     jitter = rng.uniform(-1e-5, 1e-5, size=(trials, design.arms))
-    return closed_test(design, x, m, planned, jitter)
+    if design.reestimation is None:
+        x = rng.binomial(np.broadcast_to(planned, (trials, *planned.shape)), probs)
+        m = np.broadcast_to(planned, x.shape).astype(np.int64)
+        return closed_test(design, x, m, planned, jitter)
+
+    def data(k: int, sizes: NDArray[np.int64]) -> tuple[Any, Any]:
+        return rng.binomial(sizes, probs), sizes
+
+    return run_design(design, data, planned, jitter)
 
 
 def summarise(out: MamsOutcome) -> dict[str, Any]:
