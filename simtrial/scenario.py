@@ -259,6 +259,24 @@ class Bayes(_Model):
         return prior
 
 
+class Reestimation(_Model):
+    """Sample-size re-estimation by conditional power at the selection look (as rpact):
+    patients per treatment arm in each later stage, between the two bounds."""
+
+    conditional_power: Annotated[float, Field(gt=0, lt=1)]
+    min_per_stage: Annotated[int, Field(ge=1)]
+    max_per_stage: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Reestimation:
+        if self.max_per_stage < self.min_per_stage:
+            raise FieldIssue(
+                f"max_per_stage {self.max_per_stage} is below min_per_stage {self.min_per_stage}",
+                ("max_per_stage",),
+            )
+        return self
+
+
 class Selection(_Model):
     """Treatment selection inside one trial (multi-arm multi-stage; simtrial.analysis.mams)."""
 
@@ -268,6 +286,7 @@ class Selection(_Model):
     epsilon: Annotated[float, Field(ge=0)] | None = None
     threshold: float | None = None
     effect_measure: Literal["estimate", "test_statistic"] = "estimate"
+    reestimation: Reestimation | None = None
 
     @model_validator(mode="after")
     def _parameters(self) -> Selection:
@@ -476,6 +495,14 @@ class Scenario(_Model):
                     f"first infusion (week {spec.schedule.infusion_weeks[0]:g}) is not before "
                     f"the end of follow-up (week {end:g})",
                     ("arms", arm_name, "schedule", "infusion_weeks", 0),
+                )
+        sel = self.analysis.selection
+        if sel is not None and sel.reestimation is not None:
+            ratios = {self.arms[t].allocation for t in self.analysis.treatments}
+            if len(ratios) > 1:
+                raise FieldIssue(
+                    "re-estimation (as rpact) needs the same allocation in every treatment arm",
+                    ("analysis", "selection", "reestimation"),
                 )
         if self.analysis.selection is not None and self.safety is not None:
             raise FieldIssue(

@@ -215,12 +215,14 @@ class Design:
         arrivals: NDArray[np.float64] | None,
         end_week: float,
         rng: np.random.Generator | None = None,
+        planned_n: dict[str, int] | None = None,
     ) -> Decisions:
-        """Apply the design to a block of simulated trials (``rng`` breaks selection ties)."""
+        """Apply the design to a block of simulated trials (``rng`` breaks selection ties;
+        ``planned_n``: planned patients per arm of a selection design)."""
         a = self.scenario.analysis
         if a.selection is not None:
             assert rng is not None
-            return _selection_decisions(self.scenario, data, rng)
+            return _selection_decisions(self.scenario, data, rng, planned_n)
         trials = len(data[self.control].successes)
         k_arms = len(self.treatments)
         rejected = np.zeros((trials, k_arms), dtype=bool)
@@ -343,14 +345,17 @@ class Design:
 
 
 def _selection_decisions(
-    scenario: Scenario, data: dict[str, ArmData], rng: np.random.Generator
+    scenario: Scenario,
+    data: dict[str, ArmData],
+    rng: np.random.Generator,
+    planned_n: dict[str, int] | None,
 ) -> Decisions:
     """Multi-arm multi-stage selection designs (:mod:`simtrial.analysis.selection`): one-sided,
     so every rejection favours the treatment; stops are for success (efficacy) or because no
     arm was selected (futility); no duration (arms stop recruiting at different times)."""
     from simtrial.analysis import selection
 
-    out = selection.decide(scenario, data, rng)
+    out = selection.decide(scenario, data, rng, planned_n)
     assert scenario.analysis.interims is not None
     info = np.asarray(scenario.analysis.interims.information)
     reason = np.zeros(len(out.success), dtype=np.int8)

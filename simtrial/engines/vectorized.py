@@ -337,7 +337,12 @@ class VectorizedEngine(BlockEngine):
         rng = stream(seed, variant, self.point_key(n_total), purpose, block)
         design = Design(scenario)
         values = purpose_values(scenario, purpose, trials, rng)
-        n_per_arm = scenario.n_per_arm(n_total)
+        planned = scenario.n_per_arm(n_total)
+        n_per_arm = planned
+        if scenario.analysis.selection is not None:
+            from simtrial.analysis.selection import simulated_sizes
+
+            n_per_arm = simulated_sizes(scenario, planned)
         per_patient = design.needs_patients
         outcomes = {
             arm: simulate_arm(
@@ -355,6 +360,7 @@ class VectorizedEngine(BlockEngine):
             arrivals,
             scenario.endpoint.end_week,
             rng,
+            planned,
         )
         return decisions, {arm: o.totals() for arm, o in outcomes.items()}
 

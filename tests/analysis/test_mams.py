@@ -24,6 +24,7 @@ from simtrial.analysis.group_sequential import boundaries
 from simtrial.analysis.mams import (
     INTERSECTION_TESTS,
     MamsDesign,
+    Reestimation,
     Selection,
     closed_test,
     dunnett_p,
@@ -193,10 +194,10 @@ RPACT_ITERATIONS = 10_000
 TRIALS = 20_000
 
 
-def rpact_output() -> dict[str, dict]:
-    """RPACT_OUTPUT as {config: {"critical": [...], "rows": [{key: [values]}]}}."""
+def rpact_output(text: str = RPACT_OUTPUT) -> dict[str, dict]:
+    """R output as {config: {"critical": [...], "rows": [{key: [values]}]}}."""
     out: dict[str, dict] = {}
-    for block in RPACT_OUTPUT.split("## ")[1:]:
+    for block in text.split("## ")[1:]:
         lines = block.strip().splitlines()
         label = lines[0].strip()
         entry: dict = {"rows": []}
@@ -426,3 +427,120 @@ def test_fwer_check_detects_a_design_without_multiplicity_control():
     final = (z[:, 0] + z[:, 1]) / math.sqrt(2) >= b.efficacy_z[1]
     fwer = float((stage1 | final).any(axis=1).mean())
     assert fwer > 0.025 + 3 * math.sqrt(0.025 * 0.975 / TRIALS)
+
+
+R_CODE_REESTIMATION = r"""
+library(rpact)   # 3.3.4
+show <- function(label, x) {
+  cat("##", label, "\n")
+  cols <- dim(x$rejectedArmsPerStage)[2]
+  for (i in 1:cols) {
+    cat("row", i, "\n")
+    cat(" rejectAtLeastOne:", sprintf("%.4f", x$rejectAtLeastOne[i]), "\n")
+    cat(" powerPerArm:", sprintf("%.4f", colSums(matrix(x$rejectedArmsPerStage[, i, ],
+        nrow = dim(x$rejectedArmsPerStage)[1]))), "\n")
+    cat(" selectedLastStage:", sprintf("%.4f", x$selectedArms[dim(x$selectedArms)[1], i, ]), "\n")
+    cat(" successPerStage:", sprintf("%.4f", x$successPerStage[, i]), "\n")
+    cat(" futilityPerStage:", sprintf("%.4f", x$futilityPerStage[, i]), "\n")
+    cat(" expectedNumberOfSubjects:", sprintf("%.3f", x$expectedNumberOfSubjects[i]), "\n")
+    cat(" sampleSizesStage2:", sprintf("%.3f", x$sampleSizes[2, i, ]), "\n")
+  }
+}
+dA <- getDesignInverseNormal(kMax = 2, alpha = 0.025, typeOfDesign = "asOF",
+  informationRates = c(0.5, 1))
+xF <- getSimulationMultiArmRates(dA, activeArms = 3, typeOfShape = "userDefined",
+  effectMatrix = matrix(c(0.2, 0.2, 0.2, 0.3, 0.4, 0.5), nrow = 2, byrow = TRUE), piControl = 0.2,
+  intersectionTest = "Dunnett", typeOfSelection = "best", effectMeasure = "effectEstimate",
+  successCriterion = "atLeastOne", plannedSubjects = c(20, 40),
+  conditionalPower = 0.8, minNumberOfSubjectsPerStage = c(20, 10),
+  maxNumberOfSubjectsPerStage = c(20, 80),
+  maxNumberOfIterations = 10000, seed = 4716)
+show("F", xF)
+dC <- getDesignInverseNormal(kMax = 3, alpha = 0.025, typeOfDesign = "asP",
+  informationRates = c(0.3, 0.6, 1))
+xG <- getSimulationMultiArmRates(dC, activeArms = 2, typeOfShape = "userDefined",
+  effectMatrix = matrix(c(0.3, 0.3, 0.4, 0.5), nrow = 2, byrow = TRUE), piControl = 0.3,
+  intersectionTest = "Simes", typeOfSelection = "best", effectMeasure = "effectEstimate",
+  adaptations = c(TRUE, FALSE),
+  successCriterion = "atLeastOne", plannedSubjects = c(18, 36, 60),
+  conditionalPower = 0.9, minNumberOfSubjectsPerStage = c(18, 10, 10),
+  maxNumberOfSubjectsPerStage = c(18, 60, 60),
+  maxNumberOfIterations = 10000, seed = 4717)
+show("G", xG)
+"""
+
+# printed by R_CODE_REESTIMATION (rpact 3.3.4, Rscript, 2026-12-04; trailing spaces removed)
+RPACT_REESTIMATION_OUTPUT = """
+## F
+row 1
+ rejectAtLeastOne: 0.0240
+ powerPerArm: 0.0080 0.0083 0.0077
+ selectedLastStage: 0.3428 0.3346 0.3223 0.9997
+ successPerStage: 0.0003 0.0237
+ futilityPerStage: 0.0000
+ expectedNumberOfSubjects: 225.890
+ sampleSizesStage2: 25.006 24.424 23.537 72.967
+row 2
+ rejectAtLeastOne: 0.8018
+ powerPerArm: 0.0221 0.1786 0.6176
+ selectedLastStage: 0.0566 0.2307 0.6172 0.9045
+ successPerStage: 0.0955 0.7063
+ futilityPerStage: 0.0000
+ expectedNumberOfSubjects: 141.134
+ sampleSizesStage2: 2.812 9.515 21.467 33.794
+## G
+row 1
+ rejectAtLeastOne: 0.0214
+ powerPerArm: 0.0114 0.0119
+ selectedLastStage: 0.4992 0.4862 0.9854
+ successPerStage: 0.0078 0.0068 0.0068
+ futilityPerStage: 0.0000 0.0000
+ expectedNumberOfSubjects: 284.925
+ sampleSizesStage2: 29.582 28.759 58.340
+row 2
+ rejectAtLeastOne: 0.6769
+ powerPerArm: 0.1141 0.5853
+ selectedLastStage: 0.2236 0.3854 0.6090
+ successPerStage: 0.1025 0.2885 0.2859
+ futilityPerStage: 0.0000 0.0000
+ expectedNumberOfSubjects: 214.104
+ sampleSizesStage2: 15.442 36.962 52.404
+"""
+
+REESTIMATION_CONFIGS = {
+    "F": ((0.5, 1.0), "obrien_fleming", "dunnett", Selection("best"), "at_least_one", (20, 20),
+          0.2, ((0.2, 0.2, 0.2), (0.3, 0.4, 0.5)), Reestimation(0.8, 10, 80)),
+    "G": ((0.3, 0.6, 1.0), "pocock", "simes", Selection("best"), "at_least_one", (18, 18, 24),
+          0.3, ((0.3, 0.3), (0.4, 0.5)), Reestimation(0.9, 10, 60)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("label", sorted(REESTIMATION_CONFIGS))
+def test_reestimation_against_rpact(label):
+    """Sample-size re-estimation by conditional power at the selection look (rpact's
+    conditionalPower with min/max subjects per stage): power, selection, stopping and the
+    expected number of patients within 4 combined SE of rpact."""
+    info, spending, test, selection, success, sizes, control, rows, re = REESTIMATION_CONFIGS[label]
+    b = boundaries(list(info), 0.025, "one", spending)
+    arms = len(rows[0])
+    design = MamsDesign(
+        tuple(info), tuple(b.efficacy_z), (1.0,) * arms, test, selection, success, reestimation=re
+    )
+    planned = np.array([[s] * (arms + 1) for s in sizes])
+    reference = rpact_output(RPACT_REESTIMATION_OUTPUT)[label]["rows"]
+    rng = np.random.default_rng(20261205)
+    for row, (rates, r) in enumerate(zip(rows, reference, strict=True)):
+        out = simulate_rates(design, rates, control, planned, TRIALS, rng)
+        s = summarise(out)
+        what = f"{label} row {row + 1}"
+        p, q = s["reject_at_least_one"], r["rejectAtLeastOne"][0]
+        _close(p, q, _se(p, q), f"{what} rejectAtLeastOne")
+        for j, (p, q) in enumerate(zip(s["power_per_arm"], r["powerPerArm"], strict=True)):
+            _close(p, q, _se(p, q), f"{what} power arm {j + 1}")
+        for k, (p, q) in enumerate(zip(s["stop_success"], r["successPerStage"], strict=False)):
+            _close(p, q, _se(p, q), f"{what} success stop at stage {k + 1}")
+        n = out.n.sum(axis=1)
+        se_n = n.std() * math.sqrt(1 / TRIALS + 1 / RPACT_ITERATIONS)
+        _close(float(n.mean()), r["expectedNumberOfSubjects"][0], se_n, f"{what} E[n]")
+    # the re-estimated stage sizes really vary between the bounds
+    assert np.unique(out.n[:, 0]).size > 5
