@@ -109,6 +109,12 @@ def selection_words(scenario: Scenario) -> str:
     measure = "rate difference" if s.effect_measure == "estimate" else "z statistic"
     test = (a.intersection_test or "dunnett").capitalize()
     goal = "at least one arm" if (a.success or "at_least_one") == "at_least_one" else "every arm"
+    re = s.reestimation
+    if re is not None:
+        who += (
+            f", with {re.min_per_stage}-{re.max_per_stage} patients per arm in each later stage "
+            f"for a conditional power of {re.conditional_power:g}"
+        )
     return (
         f"; at look {s.at_look} {who}, by the observed {measure}, and the others stop "
         f"recruiting; closed testing with {test} intersection tests and the inverse-normal "

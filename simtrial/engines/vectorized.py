@@ -608,6 +608,9 @@ def selection_summary(
         "effect_measure": a.selection.effect_measure,
         "intersection_test": a.intersection_test or "dunnett",
         "success": a.success or "at_least_one",
+        "reestimation": None
+        if a.selection.reestimation is None
+        else a.selection.reestimation.model_dump(),
         "selected": {t: chosen[j] / simulations for j, t in enumerate(arms)},
         "power_per_arm": {t: run.per_comparison[j] / simulations for j, t in enumerate(arms)},
         "reject_at_least_one": run.rejections / simulations,

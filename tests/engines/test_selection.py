@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from simtrial.analysis.group_sequential import boundaries
-from simtrial.analysis.mams import MamsDesign, Selection, simulate_rates, summarise
+from simtrial.analysis.mams import MamsDesign, Reestimation, Selection, simulate_rates, summarise
 from simtrial.cli import main
 from simtrial.errors import EngineError, ScenarioError
 from simtrial.scenario import load_scenario
@@ -187,3 +187,48 @@ def test_shipped_scenario_against_rpact(tmp_path):
         close(point["stopped_early"]["efficacy"], stop)
         for ours, theirs in zip(point["selection"]["power_per_arm"].values(), per_arm, strict=True):
             close(ours, theirs)
+
+
+REESTIMATION = MAMS.replace(
+    "  selection: {at_look: 1, rule: best}\n",
+    "  selection:\n    at_look: 1\n    rule: best\n"
+    "    reestimation: {conditional_power: 0.8, min_per_stage: 10, max_per_stage: 80}\n",
+)
+
+
+def test_reestimation_in_the_engine_against_rpact(tmp_path):
+    """The engine with re-estimation against rpact's configuration F (tests/analysis/
+    test_mams.py: same design, rates 0.3/0.4/0.5 vs 0.2, 20 per arm and stage planned, CP 0.8,
+    10-80 per arm in stage 2): rejectAtLeastOne 0.8018 (global null 0.0240), expected number
+    of subjects 141.134, within 4 combined SE (the SD of n from a module simulation)."""
+    point = run(tmp_path, "ssr", text=REESTIMATION)["variants"]["base"]["points"][0]
+
+    def se(p: float) -> float:
+        return math.sqrt(p * (1 - p) * (1 / 4000 + 1 / 10_000))
+
+    assert abs(point["power"] - 0.8018) <= 4 * se(0.8018)
+    assert abs(point["type1_error"] - 0.0240) <= 4 * se(0.0240)
+    b = boundaries([0.5, 1.0], 0.025, "one", "obrien_fleming")
+    design = MamsDesign(
+        (0.5, 1.0), tuple(b.efficacy_z), (1.0,) * 3, reestimation=Reestimation(0.8, 10, 80)
+    )
+    out = simulate_rates(
+        design, (0.3, 0.4, 0.5), 0.2, np.full((2, 4), 20), 20_000, np.random.default_rng(4)
+    )
+    sd = out.n.sum(axis=1).std()
+    assert abs(point["expected_n"] - 141.134) <= 4 * sd * math.sqrt(1 / 4000 + 1 / 10_000)
+    assert point["expected_n"] != pytest.approx(160 * 0.75, abs=5)  # not the planned sizes
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        ("max_per_stage: 80", "max_per_stage: 5", "below min_per_stage"),
+        ("low: {allocation: 1,", "low: {allocation: 2,", "same allocation"),
+    ],
+)
+def test_bad_reestimation_input(tmp_path, old, new, fragment):
+    text = REESTIMATION.replace(old, new, 1).replace("n_total: [160]", "n_total: [200]")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(write(tmp_path, text))
+    assert fragment in info.value.message and info.value.line is not None
