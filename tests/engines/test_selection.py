@@ -59,7 +59,7 @@ def test_engine_matches_the_module_and_workers_do_not_matter(tmp_path):
     """The engine's answer equals a direct simulation of the same design (binomial stages,
     rpact's model) within Monte Carlo error, and is identical with two workers."""
     one = run(tmp_path, "one")
-    assert one == run(tmp_path, "two", "--workers", "2")
+    assert one == run(tmp_path, "two", "--workers", "2", "--no-report")
     point = one["variants"]["base"]["points"][0]
     sel = point["selection"]
     b = boundaries([0.5, 1.0], 0.025, "one", "obrien_fleming")
