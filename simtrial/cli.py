@@ -200,12 +200,13 @@ def run(
 
         if result.design is not None:
             out.print(terminal_summary(result.design))
-        out.print(result_table(result, width=out.width))
+        # a variant wider than the terminal is printed whole (lines longer), never cut
+        out.print(result_table(result, width=out.width), crop=False)
         if result.sweep is not None:
             from simtrial.sensitivity_report import sweep_tables
 
             for table in sweep_tables(result.sweep):
-                out.print(table)
+                out.print(table, crop=False)
         for name, variant in result.variants.items():
             size = variant.sample_size
             if size is None:

@@ -173,7 +173,38 @@ def _analysis(scenario: Scenario) -> dict[str, Any]:
             f"than {a.control})"
         )
     _calibration(a, out, "alpha")
+    if a.selection is not None:
+        out["selection"] = _selection(a)
     return out
+
+
+def _selection(a: Any) -> str:
+    """A multi-arm multi-stage design in words (:mod:`simtrial.analysis.mams`)."""
+    sel = a.selection
+    if sel.rule == "r_best":
+        rule = f"the {sel.r} best arms"
+    elif sel.rule == "epsilon":
+        rule = f"every arm within {sel.epsilon:g} of the best"
+    elif sel.rule == "threshold":
+        rule = f"every arm above {sel.threshold:g}"
+    else:
+        rule = {"best": "the best arm", "all": "every arm"}[sel.rule]
+    measure = "estimated difference" if sel.effect_measure == "estimate" else "z statistic"
+    test = a.intersection_test or "dunnett"
+    success = a.success or "at_least_one"
+    text = (
+        f"at look {sel.at_look}, {rule} (by {measure}) continues, the others stop recruiting; "
+        f"closed testing of every intersection with the {test} test, stages combined by the "
+        f"inverse-normal method; success: {success.replace('_', ' ')} selected arm shown "
+        "better than the control"
+    )
+    if sel.reestimation is not None:
+        r = sel.reestimation
+        text += (
+            f"; later stages re-sized for conditional power {r.conditional_power:g} "
+            f"({r.min_per_stage}–{r.max_per_stage} per arm and stage)"
+        )
+    return text
 
 
 def _calibration(a: Any, out: dict[str, Any], what: str) -> None:
@@ -469,6 +500,8 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
         lines.append(("success", a["success"]))
         if a.get("calibrated"):
             lines.append(("calibrated", a["calibrated"]))
+        if a.get("selection"):
+            lines.append(("selection", a["selection"]))
         return lines
     if key == "looks":
         lines = []

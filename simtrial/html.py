@@ -30,10 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# ``X as X``: re-exported, for imports from before the plain words moved to narrative.py
+from simtrial import selection_report
 from simtrial.curves import CAPTION, report_section
 from simtrial.design_summary import design_section, extra_rows
-
-# ``X as X``: re-exported, for imports from before the plain words moved to narrative.py
 from simtrial.narrative import FIXED as FIXED
 from simtrial.narrative import MEANINGS as MEANINGS
 from simtrial.narrative import SCENARIO_MEANINGS as SCENARIO_MEANINGS
@@ -489,6 +489,7 @@ CAPTIONS = {
     "type1_curve.png": CAPTION,
     "stopping.png": "Chance that a trial stops at an interim look, by reason, at each sample "
     "size (stacked; the number on top is the total).",
+    "selection.png": selection_report.CAPTION,
 }
 
 
@@ -646,7 +647,7 @@ def report_html(
         "the central 90% of the distribution and so is no typical value; assurance draws the "
         "parameters from their distributions (parameters of one fit jointly). "
         f"</p>{notes_html}{_assumptions_table(scenarios)}",
-        "comparison": _comparison_table(result),
+        "comparison": _comparison_table(result) + selection_report.section_html(result),
         "plots": plots or "<p>No plots.</p>",
         "sample-size": _sample_size(result),
         "type1-curve": (report_section(result) or "")

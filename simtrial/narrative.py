@@ -89,6 +89,40 @@ def describe_endpoint(endpoint: Endpoint) -> str:
     return text
 
 
+def selection_words(scenario: Scenario) -> str:
+    """The selection design in words (``analysis.selection``)."""
+    a = scenario.analysis
+    s = a.selection
+    assert s is not None
+    if s.rule == "best":
+        who = "only the best arm continues"
+    elif s.rule == "r_best":
+        who = f"the {s.r} best arms continue"
+    elif s.rule == "epsilon":
+        who = f"the arms within {s.epsilon} of the best continue"
+    elif s.rule == "all":
+        who = "every arm continues"
+    else:
+        who = f"the arms above {s.threshold} continue"
+    if s.threshold is not None and s.rule != "threshold":
+        who += f" (if above {s.threshold:g})"
+    measure = "rate difference" if s.effect_measure == "estimate" else "z statistic"
+    test = (a.intersection_test or "dunnett").capitalize()
+    goal = "at least one arm" if (a.success or "at_least_one") == "at_least_one" else "every arm"
+    re = s.reestimation
+    if re is not None:
+        who += (
+            f", with {re.min_per_stage}-{re.max_per_stage} patients per arm in each later stage "
+            f"for a conditional power of {re.conditional_power:g}"
+        )
+    return (
+        f"; at look {s.at_look} {who}, by the observed {measure}, and the others stop "
+        f"recruiting; closed testing with {test} intersection tests and the inverse-normal "
+        f"combination of the stages; success (and an early stop) when {goal} still recruiting "
+        "is shown better"
+    )
+
+
 def describe_analysis(scenario: Scenario) -> str:
     a = scenario.analysis
     treatments = " and ".join(a.treatments)
@@ -117,6 +151,8 @@ def describe_analysis(scenario: Scenario) -> str:
             f"; analyses when {looks} of the patients have their endpoint "
             f"(efficacy boundaries: {SPENDING[a.interims.efficacy_spending]})"
         )
+        if a.selection is not None:
+            text += selection_words(scenario)
         fut = a.interims.futility
         if fut is not None:
             if fut.conditional_power_below is not None:

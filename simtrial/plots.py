@@ -50,6 +50,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
+from simtrial import selection_report
 from simtrial.engines.base import point_values, stream
 from simtrial.model import ArmValues, endpoint_law, response_probability
 from simtrial.results import RunResult, VariantResult
@@ -72,6 +73,7 @@ PLOT_FILES = (
     "stopping.png",
     "type1_curve.png",
     "sweep.png",
+    "selection.png",
 )
 """The files :func:`write_plots` may write, in report order."""
 
@@ -626,6 +628,7 @@ def render_plots(result: RunResult, scenarios: ScenarioSet) -> dict[str, bytes]:
         "stopping.png": stopping(result),
         "type1_curve.png": plot_type1_curve(result, scenarios),
         "sweep.png": result.sweep.plot() if result.sweep is not None else None,
+        "selection.png": selection_report.figure(result),
     }
     return {name: png_bytes(fig) for name, fig in figures.items() if fig is not None}
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Group
 
+from simtrial import selection_report
 from simtrial.results import PointResult, RunResult
 from simtrial.terminal import variant_tables
 
@@ -180,6 +181,7 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
                 lambda p: "/".join(f"{p.stopped_early.get(r, 0.0):.2f}" for r in STOPS),
             )
         )
+    measures += selection_report.table_rows(points)
     safety = [
         p.extra["safety_stop_probability"] for p in points if "safety_stop_probability" in p.extra
     ]
@@ -205,6 +207,7 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
         f"seed {result.seed}"
     )
     caption = f"per-arm values: {' / '.join(arms)}; ± Monte Carlo standard error"
+    caption += selection_report.caption(points)
     if safety:
         caption += (
             "; P(safety stop): chance the safety rule stops the trial when the true SAE rate is "

@@ -154,12 +154,7 @@ class RunResult:
         for name, variant in self.variants.items():
             for point in variant.points:
                 row: dict[str, Any] = {"variant": name}
-                for key, value in point.to_dict().items():
-                    if isinstance(value, dict):
-                        for arm, v in value.items():
-                            row[f"{key}.{arm}"] = v
-                    else:
-                        row[key] = value
+                _flatten(point.to_dict(), "", row)
                 rows.append(row)
         return rows
 
@@ -201,3 +196,12 @@ class RunResult:
                     f"assurance={p.assurance:.3f}±{p.assurance_se:.3f}"
                 )
         return "\n".join(lines)
+
+
+def _flatten(value: dict[str, Any], prefix: str, row: dict[str, Any]) -> None:
+    """Nested dictionaries as dotted columns (``selection.selected.<arm>``)."""
+    for key, v in value.items():
+        if isinstance(v, dict):
+            _flatten(v, f"{prefix}{key}.", row)
+        else:
+            row[f"{prefix}{key}"] = v

@@ -292,6 +292,46 @@ class Type1Curve(_Model):
         return _increasing_pair(control)
 
 
+class Reestimation(_Model):
+    """Sample-size re-estimation by conditional power at the selection look (as rpact):
+    patients per treatment arm in each later stage, between the two bounds."""
+
+    conditional_power: Annotated[float, Field(gt=0, lt=1)]
+    min_per_stage: Annotated[int, Field(ge=1)]
+    max_per_stage: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Reestimation:
+        if self.max_per_stage < self.min_per_stage:
+            raise FieldIssue(
+                f"max_per_stage {self.max_per_stage} is below min_per_stage {self.min_per_stage}",
+                ("max_per_stage",),
+            )
+        return self
+
+
+class Selection(_Model):
+    """Treatment selection inside one trial (multi-arm multi-stage; simtrial.analysis.mams)."""
+
+    at_look: Annotated[int, Field(ge=1)] = 1
+    rule: Literal["best", "r_best", "epsilon", "all", "threshold"] = "best"
+    r: Annotated[int, Field(ge=1)] | None = None
+    epsilon: Annotated[float, Field(ge=0)] | None = None
+    threshold: float | None = None
+    effect_measure: Literal["estimate", "test_statistic"] = "estimate"
+    reestimation: Reestimation | None = None
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Selection:
+        needs = {"r_best": "r", "epsilon": "epsilon", "threshold": "threshold"}
+        if self.rule in needs and getattr(self, needs[self.rule]) is None:
+            raise FieldIssue(f"rule {self.rule} needs {needs[self.rule]}", ("rule",))
+        for f, rule in (("r", "r_best"), ("epsilon", "epsilon")):
+            if getattr(self, f) is not None and self.rule != rule:
+                raise FieldIssue(f"{f} is only used with rule: {rule}", (f,))
+        return self
+
+
 class Analysis(_Model):
     test: Literal["fisher_exact", "chi2", "chi2_yates", "z_pooled", "bayes_posterior", "logrank"]
     treatment: str | Annotated[list[str], Field(min_length=1)]
@@ -302,6 +342,12 @@ class Analysis(_Model):
     interims: Interims | None = None
     bayes: Bayes | None = None
     calibrate: Calibrate | None = None
+    selection: Selection | None = None
+    # with selection only; defaults dunnett and at_least_one
+    intersection_test: Literal["dunnett", "bonferroni", "simes", "sidak", "hierarchical"] | None = (
+        None
+    )
+    success: Literal["at_least_one", "all"] | None = None
 
     @property
     def treatments(self) -> list[str]:
@@ -339,11 +385,64 @@ class Analysis(_Model):
                 )
             if why:
                 raise FieldIssue(why, ("calibrate",))
+        if self.selection is not None:
+            _check_selection(self)
+            return self
+        for f in ("intersection_test", "success"):
+            if getattr(self, f) is not None:
+                raise FieldIssue(f"{f} is only used with selection", (f,))
         if len(self.treatments) > 1 and self.multiplicity is None:
             raise FieldIssue(
-                "several treatment arms need multiplicity: holm or bonferroni", ("multiplicity",)
+                "several treatment arms need multiplicity: holm or bonferroni "
+                "(or analysis.selection for a multi-arm multi-stage design)",
+                ("multiplicity",),
             )
         return self
+
+
+def _check_selection(a: Analysis) -> None:
+    """What a selection design (simtrial.analysis.mams, as rpact) needs; refuse the rest."""
+    assert a.selection is not None
+    if len(a.treatments) < 2:
+        raise FieldIssue("selection needs several treatment arms", ("treatment",))
+    looks = len(a.interims.information) if a.interims else 1
+    if looks < 2:
+        raise FieldIssue(
+            "selection needs interims.information with at least two looks", ("selection",)
+        )
+    if a.selection.at_look >= looks:
+        raise FieldIssue(
+            f"at_look {a.selection.at_look} must be an interim look (1..{looks - 1})",
+            ("selection", "at_look"),
+        )
+    if a.test != "z_pooled":
+        raise FieldIssue(
+            f"test {a.test!r}: selection designs use the stage-wise pooled z test (as rpact): "
+            "test: z_pooled",
+            ("test",),
+        )
+    if a.sided != "one":
+        raise FieldIssue(
+            f"sided {a.sided!r}: selection designs are one-sided (as rpact): sided: one "
+            "(e.g. alpha: 0.025)",
+            ("sided",),
+        )
+    if a.multiplicity is not None:
+        raise FieldIssue(
+            "with selection, multiplicity is handled by closed testing: use intersection_test",
+            ("multiplicity",),
+        )
+    if a.selection.r is not None and a.selection.r >= len(a.treatments):
+        raise FieldIssue(
+            f"r must be below the number of treatment arms ({len(a.treatments)})",
+            ("selection", "r"),
+        )
+    assert a.interims is not None
+    if a.interims.futility is not None:
+        raise FieldIssue(
+            "futility rules are not supported with selection (arms are dropped by selection)",
+            ("interims", "futility"),
+        )
 
 
 class Safety(_Model):
@@ -449,6 +548,19 @@ class Scenario(_Model):
                     f"the end of follow-up (week {end:g})",
                     ("arms", arm_name, "schedule", "infusion_weeks", 0),
                 )
+        sel = self.analysis.selection
+        if sel is not None and sel.reestimation is not None:
+            ratios = {self.arms[t].allocation for t in self.analysis.treatments}
+            if len(ratios) > 1:
+                raise FieldIssue(
+                    "re-estimation (as rpact) needs the same allocation in every treatment arm",
+                    ("analysis", "selection", "reestimation"),
+                )
+        if self.analysis.selection is not None and self.safety is not None:
+            raise FieldIssue(
+                "safety stopping is not supported with selection (analysis.selection)",
+                ("safety",),
+            )
         if self.endpoint.kind == "time_to_loss" and self.analysis.test != "logrank":
             raise FieldIssue(
                 "endpoint time_to_loss is analysed by test: logrank", ("analysis", "test")

@@ -173,3 +173,20 @@ def test_safety_stop_rows_name_their_rates_and_harm_stops_are_listed():
 def test_version(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"simtrial {version('simtrial')}"
+
+
+def test_a_variant_wider_than_the_terminal_is_printed_whole(tmp_path):
+    # the selection design's per-arm cells (four arms) and row labels need more than 80
+    # columns for one variant: the lines may then be longer, but nothing is cut
+    env = dict(os.environ, COLUMNS="80")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "simtrial.cli", "run"]
+    command += [str(ROOT / "scenarios" / "as-mams.yaml"), "--simulations", "100"]
+    command += ["--no-report", "--out", str(out)]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    assert "…" not in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    cells = parse(proc.stdout)
+    assert {name for name, _, _ in cells} == set(summary["variants"])
+    check_cells(cells, summary)
+    assert "selection" in proc.stdout.split("n_total")[0]  # the design summary names it

@@ -36,7 +36,8 @@ Rules (DESIGN §4; choices where it is silent are marked *choice*):
   futility.
 - **Several treatment arms** (fixed designs): each compared with the control, with Bonferroni
   (each at α/k) or Holm's step-down procedure; ``power`` is then the probability of at least
-  one rejection.
+  one rejection. With ``analysis.selection`` several arms run group-sequentially with
+  selection at an interim and closed testing (:mod:`~simtrial.analysis.selection`).
 - **Sample size and duration**: with ``enrolment``, look k happens when the patient number
   ``round(t_k·N)`` reaches the endpoint week (randomisation time + endpoint week); everybody
   randomised by then counts in ``expected_n``; the duration runs from the first randomisation
@@ -105,6 +106,7 @@ class Decisions:
     stop_fraction: NDArray[np.float64]  # information fraction of the look that ended it
     n_randomised: NDArray[np.float64]
     duration: NDArray[np.float64] | None
+    selection: Any = None  # a mams.MamsOutcome for designs with analysis.selection
 
 
 def pooled_z(x_t: Any, m_t: Any, x_c: Any, m_c: Any) -> NDArray[np.float64]:
@@ -212,9 +214,15 @@ class Design:
         data: dict[str, ArmData],
         arrivals: NDArray[np.float64] | None,
         end_week: float,
+        rng: np.random.Generator | None = None,
+        planned_n: dict[str, int] | None = None,
     ) -> Decisions:
-        """Apply the design to a block of simulated trials."""
+        """Apply the design to a block of simulated trials (``rng`` breaks selection ties;
+        ``planned_n``: planned patients per arm of a selection design)."""
         a = self.scenario.analysis
+        if a.selection is not None:
+            assert rng is not None
+            return _selection_decisions(self.scenario, data, rng, planned_n)
         trials = len(data[self.control].successes)
         k_arms = len(self.treatments)
         rejected = np.zeros((trials, k_arms), dtype=bool)
@@ -334,6 +342,34 @@ class Design:
         n_randomised = (arrivals <= when[:, None]).sum(axis=1).astype(float)
         duration = when - arrivals[:, 0]
         return Decisions(rejected, favourable, reason, stop_fraction, n_randomised, duration)
+
+
+def _selection_decisions(
+    scenario: Scenario,
+    data: dict[str, ArmData],
+    rng: np.random.Generator,
+    planned_n: dict[str, int] | None,
+) -> Decisions:
+    """Multi-arm multi-stage selection designs (:mod:`simtrial.analysis.selection`): one-sided,
+    so every rejection favours the treatment; stops are for success (efficacy) or because no
+    arm was selected (futility); no duration (arms stop recruiting at different times)."""
+    from simtrial.analysis import selection
+
+    out = selection.decide(scenario, data, rng, planned_n)
+    assert scenario.analysis.interims is not None
+    info = np.asarray(scenario.analysis.interims.information)
+    reason = np.zeros(len(out.success), dtype=np.int8)
+    reason[out.success_stop] = EFFICACY
+    reason[out.futility_stop] = FUTILITY
+    return Decisions(
+        out.rejected,
+        out.rejected,
+        reason,
+        info[out.last_stage],
+        out.n.sum(axis=1),
+        None,
+        selection=out,
+    )
 
 
 def _better(x_t: Any, m_t: Any, x_c: Any, m_c: Any) -> Bool:

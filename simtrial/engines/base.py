@@ -251,8 +251,10 @@ def unsupported(scenario: Scenario, engine: str) -> list[str]:
             "operations (infusion slots, cell-dose supply and sites live in calendar time: "
             "only the des engine simulates them; run with --engine des)"
         )
+    if a.selection is not None and engine != "vectorized":
+        problems.append("treatment selection (analysis.selection; use --engine vectorized)")
     if len(a.treatments) > 1 and (
-        a.interims is not None or a.test in ("bayes_posterior", "logrank")
+        (a.interims is not None and a.selection is None) or a.test in ("bayes_posterior", "logrank")
     ):
         problems.append("several treatment arms with interims, a Bayesian rule or log-rank")
     if a.test == "logrank" and (a.interims is not None or scenario.safety is not None):
@@ -293,6 +295,7 @@ class BlockStats:
     # early stops per look: ((information fraction, *stops in STOP_REASONS order), ...)
     by_look: tuple[tuple[float, ...], ...] = ()
     per_comparison_any: tuple[int, ...] = ()  # rejections per comparison, either direction
+    selection: tuple[float, ...] = ()  # selection designs: see vectorized.selection_sums
 
     def __add__(self, other: BlockStats) -> BlockStats:
         dur = (
@@ -314,6 +317,7 @@ class BlockStats:
             dur,
             _add_looks(self.by_look, other.by_look),
             add(self.per_comparison_any, other.per_comparison_any),
+            tuple(x + y for x, y in zip(self.selection, other.selection, strict=True)),
         )
 
 

@@ -337,7 +337,12 @@ class VectorizedEngine(BlockEngine):
         rng = stream(seed, variant, self.point_key(n_total), purpose, block)
         design = Design(scenario)
         values = purpose_values(scenario, purpose, trials, rng)
-        n_per_arm = scenario.n_per_arm(n_total)
+        planned = scenario.n_per_arm(n_total)
+        n_per_arm = planned
+        if scenario.analysis.selection is not None:
+            from simtrial.analysis.selection import simulated_sizes
+
+            n_per_arm = simulated_sizes(scenario, planned)
         per_patient = design.needs_patients
         outcomes = {
             arm: simulate_arm(
@@ -351,7 +356,11 @@ class VectorizedEngine(BlockEngine):
             gaps[:, 0] = 0.0
             arrivals = np.cumsum(gaps, axis=1)
         decisions = design.decide(
-            {arm: o.data() for arm, o in outcomes.items()}, arrivals, scenario.endpoint.end_week
+            {arm: o.data() for arm, o in outcomes.items()},
+            arrivals,
+            scenario.endpoint.end_week,
+            rng,
+            planned,
         )
         return decisions, {arm: o.totals() for arm, o in outcomes.items()}
 
@@ -389,7 +398,10 @@ class VectorizedEngine(BlockEngine):
                 for at in [d.stop_fraction == f]
             ),
             per_comparison_any=tuple(int(v) for v in d.rejected.sum(axis=0)),
+            selection=selection_sums(scenario, d),
         )
+        if d.selection is not None:  # the headline power is the success criterion
+            stats = replace(stats, favourable=int(d.selection.success.sum()))
         return task, stats, totals
 
     def combine(
@@ -397,6 +409,17 @@ class VectorizedEngine(BlockEngine):
     ) -> PointResult:
         """Aggregate :meth:`run_task` outputs (see :func:`combine`)."""
         return combine(scenario, n_total, simulations, outputs)
+
+
+def selection_sums(scenario: Scenario, d: Decisions) -> tuple[float, ...]:
+    """Per-block sums for selection designs: trials where each treatment arm is still recruiting
+    after the selection look, then patients randomised per arm (treatments, control last)."""
+    if d.selection is None:
+        return ()
+    assert scenario.analysis.selection is not None
+    look = scenario.analysis.selection.at_look
+    chosen = d.selection.active[:, look].sum(axis=0)
+    return tuple(float(v) for v in (*chosen, *d.selection.n.sum(axis=0)))
 
 
 def _interim_looks(scenario: Scenario, n_total: int) -> list[float]:
@@ -413,7 +436,14 @@ def purposes(scenario: Scenario) -> list[int]:
         out.append(ASSURANCE)
     if scenario.safety is not None:
         out += [SAFE, UNSAFE]
+    if scenario.analysis.selection is not None:
+        out += [PARTIAL_NULL + j for j in range(len(scenario.analysis.treatments))]
     return out
+
+
+PARTIAL_NULL = 10
+"""Purposes ``PARTIAL_NULL + j`` (selection designs): treatment arm j behaves like the control,
+the other arms keep their values — the partial null under which only H_j is true."""
 
 
 def purpose_values(
@@ -429,6 +459,9 @@ def purpose_values(
     values = point_values(scenario)
     if purpose == TYPE1:
         return null_values(values, scenario)
+    if purpose >= PARTIAL_NULL:
+        arm = scenario.analysis.treatments[purpose - PARTIAL_NULL]
+        return {**values, arm: values[scenario.analysis.control]}
     if purpose in (SAFE, UNSAFE):
         assert scenario.safety is not None
         rate = scenario.safety.max_serious_rate_per_year * (0.5 if purpose == SAFE else 2.0)
@@ -504,6 +537,8 @@ def point_result(
         extra["power_per_arm"] = {
             t: run.per_comparison[j] / simulations for j, t in enumerate(treatments)
         }
+    if scenario.analysis.selection is not None:
+        extra["selection"] = selection_summary(scenario, stats, simulations)
     if scenario.safety is not None:
         extra["safety_stop_probability"] = {
             "scenario": run.stopped[2] / simulations,
@@ -548,3 +583,41 @@ def point_result(
         simulations=simulations,
         extra=extra,
     )
+
+
+def selection_summary(
+    scenario: Scenario, stats: dict[int, BlockStats], simulations: int
+) -> dict[str, Any]:
+    """The ``selection`` entry of a point in summary.json (selection designs; README keys).
+
+    Probabilities are over all simulated trials at the point values: ``selected`` that the arm
+    still recruits after the selection look (rpact ``selectedArms`` at the next stage),
+    ``power_per_arm`` that its hypothesis is rejected while it recruits, ``reject_at_least_one``
+    that some arm's is; ``fwer_global_null`` every arm like the control (the type I error) and
+    ``fwer_partial_null`` per arm that arm like the control, the others at their values
+    (P(reject that arm's hypothesis), the only true one)."""
+    a = scenario.analysis
+    assert a.selection is not None
+    arms = a.treatments
+    run = stats[POWER]
+    g = len(arms)
+    chosen, n = run.selection[:g], run.selection[g:]
+    return {
+        "rule": a.selection.rule,
+        "at_look": a.selection.at_look,
+        "effect_measure": a.selection.effect_measure,
+        "intersection_test": a.intersection_test or "dunnett",
+        "success": a.success or "at_least_one",
+        "reestimation": None
+        if a.selection.reestimation is None
+        else a.selection.reestimation.model_dump(),
+        "selected": {t: chosen[j] / simulations for j, t in enumerate(arms)},
+        "power_per_arm": {t: run.per_comparison[j] / simulations for j, t in enumerate(arms)},
+        "reject_at_least_one": run.rejections / simulations,
+        "expected_n_per_arm": {arm: n[j] / simulations for j, arm in enumerate([*arms, a.control])},
+        "fwer_global_null": stats[TYPE1].rejections / simulations,
+        "fwer_partial_null": {
+            t: stats[PARTIAL_NULL + j].per_comparison_any[j] / simulations
+            for j, t in enumerate(arms)
+        },
+    }
