@@ -25,7 +25,7 @@ from types import TracebackType
 
 from simtrial.errors import SimtrialError
 
-OUTPUT_FILES = frozenset({"summary.json", "points.csv", "events.csv", "report.html"})
+OUTPUT_FILES = frozenset({"summary.json", "points.csv", "events.csv", "sweep.csv", "report.html"})
 """Names a run writes, besides ``*.png``."""
 
 
