@@ -127,7 +127,8 @@ def section(name: str, summary: dict[str, Any], seconds: float) -> list[str]:
         curve = v.get("type1_curve")
         if curve and not any(p.get("calibration") for p in v["points"]):
             worst = ", ".join(
-                f"n {c['n_total']}: {c['worst_type1_error']:.4f} at {c['worst_at_control_rate']:.3g}"
+                f"n {c['n_total']}: {c['worst_type1_error']:.4f} at "
+                f"{c['worst_at_control_rate']:.3g}"
                 for c in curve["points"]
             )
             notes.append(f"{vname}: worst type I error over the control-rate grid — {worst}")
