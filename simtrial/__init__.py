@@ -5,13 +5,18 @@ re-dosing on loss, dropouts and adverse events; power, type I error, assurance a
 comparison.
 """
 
-from simtrial.design_summary import design_summary
+from typing import TYPE_CHECKING
+
 from simtrial.errors import EngineError, PriorError, ScenarioError, SimtrialError
-from simtrial.model import response_probability
-from simtrial.power import run
-from simtrial.results import PointResult, RunResult, VariantResult
-from simtrial.scenario import Scenario, ScenarioSet, load_scenario
-from simtrial.sensitivity import SweepResult, sweep
+
+if TYPE_CHECKING:  # imported on first use (``simtrial --help`` should not load SciPy)
+    from simtrial.design_summary import design_summary
+    from simtrial.model import response_probability
+    from simtrial.plots import burden, power_curve, response_over_time, stopping
+    from simtrial.power import run
+    from simtrial.results import PointResult, RunResult, VariantResult
+    from simtrial.scenario import Scenario, ScenarioSet, load_scenario
+    from simtrial.sensitivity import SweepResult, sweep
 
 __all__ = [
     "EngineError",
@@ -36,13 +41,37 @@ __all__ = [
 ]
 
 
-_PLOTS = ("burden", "power_curve", "response_over_time", "stopping")
+_LAZY = {
+    "design_summary": "simtrial.design_summary",
+    "response_probability": "simtrial.model",
+    "burden": "simtrial.plots",
+    "power_curve": "simtrial.plots",
+    "response_over_time": "simtrial.plots",
+    "stopping": "simtrial.plots",
+    "run": "simtrial.power",
+    "PointResult": "simtrial.results",
+    "RunResult": "simtrial.results",
+    "VariantResult": "simtrial.results",
+    "Scenario": "simtrial.scenario",
+    "ScenarioSet": "simtrial.scenario",
+    "load_scenario": "simtrial.scenario",
+    "SweepResult": "simtrial.sensitivity",
+    "sweep": "simtrial.sensitivity",
+}
 
 
 def __getattr__(name: str) -> object:
-    # plotting (matplotlib) is imported only when a plot function is asked for
-    if name in _PLOTS:
-        from simtrial import plots
+    # the public names are imported on first use: ``simtrial --help`` stays fast, and plotting
+    # (matplotlib) is loaded only when a plot function is asked for
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simtrial' has no attribute {name!r}")
+    import importlib
 
-        return getattr(plots, name)
-    raise AttributeError(f"module 'simtrial' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

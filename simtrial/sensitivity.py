@@ -414,7 +414,9 @@ class SweepResult:
     Examples
     --------
     >>> s = simtrial.load_scenario("scenarios/ra-phase2.yaml")  # doctest: +SKIP
-    >>> r = simtrial.sweep(s, {"arms.msc.response.ceiling": [0.6, 0.8, 1.0]}, n_total=[60])
+    >>> r = simtrial.sweep(  # doctest: +SKIP
+    ...     s, {"arms.msc.response.ceiling": [0.6, 0.8, 1.0]}, n_total=[60]
+    ... )
     >>> r.to_frame()  # doctest: +SKIP
     >>> r.plot()  # doctest: +SKIP
     """

@@ -3,22 +3,56 @@
 Only the fitting functions import PyMC; reading committed fits needs xarray alone.
 """
 
-from simtrial.priors.evidence import Evidence, load_all, load_evidence
-from simtrial.priors.mixture import (
-    BetaMixture,
-    GammaMixture,
-    fit_beta_mixture,
-    fit_gamma_mixture,
-    robustify,
-)
-from simtrial.priors.store import (
-    available_fits,
-    describe,
-    fitted_dir,
-    joint_draws,
-    posterior_mean,
-    resolve_index,
-)
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported on first use (``simtrial --help`` should not load SciPy)
+    from simtrial.priors.evidence import Evidence, load_all, load_evidence
+    from simtrial.priors.mixture import (
+        BetaMixture,
+        GammaMixture,
+        fit_beta_mixture,
+        fit_gamma_mixture,
+        robustify,
+    )
+    from simtrial.priors.store import (
+        available_fits,
+        describe,
+        fitted_dir,
+        joint_draws,
+        posterior_mean,
+        resolve_index,
+    )
+
+_LAZY = {
+    **dict.fromkeys(("Evidence", "load_all", "load_evidence"), "simtrial.priors.evidence"),
+    **dict.fromkeys(
+        ("BetaMixture", "GammaMixture", "fit_beta_mixture", "fit_gamma_mixture", "robustify"),
+        "simtrial.priors.mixture",
+    ),
+    **dict.fromkeys(
+        (
+            "available_fits",
+            "describe",
+            "fitted_dir",
+            "joint_draws",
+            "posterior_mean",
+            "resolve_index",
+        ),
+        "simtrial.priors.store",
+    ),
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simtrial.priors' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BetaMixture",

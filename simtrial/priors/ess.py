@@ -24,6 +24,8 @@ Port of RBesT's ``ess()`` (``R/mixess.R``) for ``betaMix`` (binomial likelihood)
 
 from __future__ import annotations
 
+import sys
+import types
 import warnings
 
 import numpy as np
@@ -380,3 +382,16 @@ def _morita(mix: BetaMixture | GammaMixture, s: float) -> float:
         info0 = (m / s - 1) / m**2
         e_info = mix.mean() / m**2  # E[Y_1] / m^2 for a Poisson count in unit exposure
     return float((info - info0) / e_info)
+
+
+class _CallableModule(types.ModuleType):
+    """``from simtrial.priors import ess`` gives this module (a submodule of that name exists),
+    so the module itself is callable: ``ess(mix, "elir")`` is :func:`ess` (RBesT's ``ess()``)."""
+
+    def __call__(
+        self, mix: BetaMixture | GammaMixture, method: str = "elir", *, s: float = 100.0
+    ) -> float:
+        return ess(mix, method, s=s)
+
+
+sys.modules[__name__].__class__ = _CallableModule
