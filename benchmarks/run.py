@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from simtrial.analysis import frequentist  # noqa: E402
-from simtrial.engines.base import mean_values  # noqa: E402
+from simtrial.engines.base import point_values  # noqa: E402
 from simtrial.engines.exact import ExactEngine  # noqa: E402
 from simtrial.engines.vectorized import simulate_arm  # noqa: E402
 from simtrial.scenario import deep_merge, load_scenario, validate_data  # noqa: E402
@@ -54,7 +54,7 @@ def best_of(fn, repeat: int) -> float:
 
 def bench_vectorized(quick: bool) -> dict[str, float]:
     s = load_scenario(ROOT / "scenarios" / "ra-phase2.yaml").base
-    values = mean_values(s)["msc"]
+    values = point_values(s)["msc"]
     trials, n = (200, 200) if quick else (1000, 400)
     rng = np.random.default_rng(1)
     out = simulate_arm(rng, trials, n, values, s.endpoint)
@@ -91,7 +91,7 @@ def bench_vectorized(quick: bool) -> dict[str, float]:
         | {"variants": None},
         check_priors=False,
     ).base
-    rvalues = mean_values(redose)["msc"]
+    rvalues = point_values(redose)["msc"]
     t_redose = best_of(lambda: simulate_arm(rng, trials, n, rvalues, redose.endpoint), 3)
     return {
         "vectorized_patients_per_second": per_second,
