@@ -46,7 +46,14 @@ from typing import Any
 import numpy as np
 
 from simtrial.narrative import SPENDING, TESTS, describe_endpoint
-from simtrial.parameters import BetaParam, Fixed, GammaParam, Parameter, PriorParam
+from simtrial.parameters import (
+    BetaParam,
+    Fixed,
+    GammaParam,
+    Parameter,
+    PriorParam,
+    point_value,
+)
 from simtrial.scenario import Scenario, ScenarioSet
 
 __all__ = [
@@ -422,7 +429,11 @@ def _priors(scenario: Scenario) -> list[dict[str, Any]]:
         elif loc[0] == "safety":
             role = "prior of the SAE rate in the safety rule"
         else:
-            role = "design prior: power uses its mean, assurance averages over it"
+            pv = point_value(param, scenario.evaluate.point_values)
+            role = (
+                f"design prior: power uses its {pv.summary} ({pv.value:.4g}), assurance "
+                "averages over it"
+            )
         robust = 0.0
         if loc == ("analysis", "bayes", "control_prior") and bayes is not None:
             robust = bayes.robust_weight

@@ -644,7 +644,8 @@ def report_html(
         f"into the base scenario one at a time.</p><pre>{esc(text)}</pre>",
         "assumptions": "<p>Every number the simulation assumes. Power and type I error use "
         "each parameter's point value — its mean, or its median where the mean lies outside "
-        "the central 90% of the distribution and so is no typical value; assurance draws the "
+        "the central 90% of the distribution and so is no typical value, or where the fit "
+        "flags a heavy right tail (Pareto k̂ ≥ 0.7); assurance draws the "
         "parameters from their distributions (parameters of one fit jointly). "
         f"</p>{notes_html}{_assumptions_table(scenarios)}",
         "comparison": _comparison_table(result) + selection_report.section_html(result),

@@ -371,7 +371,10 @@ def _param_cells(param: Parameter, rule: PointRule = "auto") -> tuple[str, str, 
     pv = point_value(param, rule)
     used = f"{pv.value:.4g} ({pv.summary})"
     if pv.summary == "median" and not pv.mean_usable:
-        used += f"; its mean {pv.mean:.4g} is not a typical value"
+        if pv.heavy_tail and pv.q05 <= pv.mean <= pv.q95:
+            used += f"; its mean {pv.mean:.4g} is unstable (heavy right tail, Pareto k̂ ≥ 0.7)"
+        else:
+            used += f"; its mean {pv.mean:.4g} is not a typical value"
     if isinstance(param, PriorParam):
         return f"{{prior: {param}}}", used, prior_evidence(param)
     lo_hi = _interval(param)

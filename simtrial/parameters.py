@@ -16,8 +16,12 @@ index (see :func:`draw_parameters`), because the fitted parameters are correlate
 The point-value rule (*choice*, DESIGN §4 says "mean"): the mean is used when it lies within the
 central 90% interval of the distribution (between its 5% and 95% quantiles); otherwise the
 distribution is so heavy-tailed that its mean describes no plausible value — the predictive loss
-rate for a new indication, ``msc/loss_per_week_new``, has mean 216 per week (one draw in
-thousands dominates the sum) but median 0.013 — and the median is used. A scenario can ask for
+rate for a new indication, ``msc/loss_per_week_new`` of fit v1 (``msc_v1``), has mean 216 per
+week (one draw in thousands dominates the sum) but median 0.013 — and the median is used. For a
+variable of a fit, the fit's own tail diagnostic counts too: when ``priors/fitted/<fit>.json``
+says ``point_summary: median`` (the Pareto k̂ of the draws' right tail is 0.7 or more, so their
+mean is not a stable number: ``msc/loss_per_week_new`` of v2, mean 0.103, median 0.037,
+k̂ 0.82), the median is used although the mean lies inside the interval. A scenario can ask for
 ``evaluate.point_values: mean`` (then such a parameter is refused) or ``median`` (every
 distribution at its median). summary.json says, per parameter, which was used.
 """
@@ -218,11 +222,13 @@ class PointValue:
     median: float
     q05: float
     q95: float
+    heavy_tail: bool = False  # the fit's tail diagnostic (Pareto k̂ >= 0.7) rules the mean out
 
     @property
     def mean_usable(self) -> bool:
-        """Whether the mean lies within the central 90% interval (see the module docstring)."""
-        return self.q05 <= self.mean <= self.q95
+        """Whether the mean lies within the central 90% interval and the fit does not flag its
+        tail (see the module docstring)."""
+        return self.q05 <= self.mean <= self.q95 and not self.heavy_tail
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -232,6 +238,7 @@ class PointValue:
             "median": self.median,
             "q05": self.q05,
             "q95": self.q95,
+            **({"heavy_tail": True} if self.heavy_tail else {}),
         }
 
 
@@ -251,14 +258,29 @@ def point_value(param: Parameter, rule: PointRule = "auto") -> PointValue:
         v = param.value
         return PointValue(v, "value", v, v, v, v)
     mean, median = param.mean(), param.quantile(0.5)
-    pv = PointValue(mean, "mean", mean, median, param.quantile(0.05), param.quantile(0.95))
+    heavy = False
+    if isinstance(param, PriorParam):
+        from simtrial.priors import store
+
+        heavy = store.point_summary(param.fit, param.var, param.index)[0] == "median"
+    q05, q95 = param.quantile(0.05), param.quantile(0.95)
+    pv = PointValue(mean, "mean", mean, median, q05, q95, heavy)
     if rule == "median" or (rule == "auto" and not pv.mean_usable):
-        return PointValue(median, "median", mean, median, pv.q05, pv.q95)
+        return PointValue(median, "median", mean, median, q05, q95, heavy)
     if rule == "mean" and not pv.mean_usable:
+        if not q05 <= mean <= q95:
+            why = (
+                f"its mean {mean:.4g} lies outside its central 90% interval "
+                f"[{q05:.4g}, {q95:.4g}] (median {median:.4g}), so power at the mean would "
+                "describe no plausible value"
+            )
+        else:
+            why = (
+                f"its draws are heavy-tailed (the fit's Pareto k̂ of the right tail is 0.7 or "
+                f"more), so their mean {mean:.4g} is no stable number (median {median:.4g})"
+            )
         raise UnusableMean(
-            f"{param}: its mean {mean:.4g} lies outside its central 90% interval "
-            f"[{pv.q05:.4g}, {pv.q95:.4g}] (median {median:.4g}), so power at the mean would "
-            "describe no plausible value; use evaluate.point_values: auto (the median) or median"
+            f"{param}: {why}; use evaluate.point_values: auto (the median) or median"
         )
     return pv
 
