@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from simtrial._callable import make_callable
 from simtrial.narrative import SPENDING, TESTS, describe_endpoint
 from simtrial.parameters import (
     BetaParam,
@@ -715,3 +716,6 @@ def extra_rows(points: list[Any]) -> list[tuple[str, str, str]]:
             )
         )
     return rows
+
+
+make_callable(__name__)  # ``from simtrial import design_summary; design_summary(s)``

@@ -24,13 +24,12 @@ Port of RBesT's ``ess()`` (``R/mixess.R``) for ``betaMix`` (binomial likelihood)
 
 from __future__ import annotations
 
-import sys
-import types
 import warnings
 
 import numpy as np
 from scipy import optimize, special
 
+from simtrial._callable import make_callable
 from simtrial.errors import PriorError
 from simtrial.priors.mixture import BetaMixture, GammaMixture
 
@@ -384,14 +383,4 @@ def _morita(mix: BetaMixture | GammaMixture, s: float) -> float:
     return float((info - info0) / e_info)
 
 
-class _CallableModule(types.ModuleType):
-    """``from simtrial.priors import ess`` gives this module (a submodule of that name exists),
-    so the module itself is callable: ``ess(mix, "elir")`` is :func:`ess` (RBesT's ``ess()``)."""
-
-    def __call__(
-        self, mix: BetaMixture | GammaMixture, method: str = "elir", *, s: float = 100.0
-    ) -> float:
-        return ess(mix, method, s=s)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__)  # ``from simtrial.priors import ess; ess(mix)`` (simtrial._callable)
