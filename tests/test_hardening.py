@@ -90,7 +90,7 @@ VALUES = [
     ),
     (
         "ra-phase2-bayes.yaml",
-        "max_total: 200",
+        "max_total: 300",
         "max_total: 1000000000",
         "1000000000",
         "evaluate.sample_size.max_total",
