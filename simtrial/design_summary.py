@@ -198,13 +198,18 @@ def _selection(a: Any) -> str:
     else:
         rule = {"best": "the best arm", "all": "every arm"}[sel.rule]
     measure = "estimated difference" if sel.effect_measure == "estimate" else "z statistic"
+    verb = "continues" if sel.rule == "best" else "continue"
     test = a.intersection_test or "dunnett"
-    success = a.success or "at_least_one"
+    test = test if test == "hierarchical" else test.capitalize()
+    success = "every" if a.success == "all" else "at least one"
+    information = a.interims.information if a.interims is not None else None
+    look = f"at look {sel.at_look}"
+    if information is not None and sel.at_look <= len(information):
+        look += f" (information {information[sel.at_look - 1]:g})"
     text = (
-        f"at look {sel.at_look}, {rule} (by {measure}) continues, the others stop recruiting; "
+        f"{look}, {rule} (by {measure}) {verb}, the others stop recruiting; "
         f"closed testing of every intersection with the {test} test, stages combined by the "
-        f"inverse-normal method; success: {success.replace('_', ' ')} selected arm shown "
-        "better than the control"
+        f"inverse-normal method; success: {success} selected arm shown better than the control"
     )
     if sel.reestimation is not None:
         r = sel.reestimation

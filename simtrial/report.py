@@ -121,6 +121,10 @@ def _rate_label(prefix: str, rates: set[float], fallback: str) -> str:
     return f"{prefix} {rates.pop():g}/yr" if len(rates) == 1 else f"{prefix} {fallback}"
 
 
+NAMED_LABEL_MAX = 32
+"""Longest terminal-table label that names the arms a per-arm row covers."""
+
+
 def result_table(result: RunResult, width: int | None = None) -> Group:
     """Variants side by side: one row per ``n_total`` and measure, one column per variant.
 
@@ -133,15 +137,29 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
     points = [p for v in result.variants.values() for p in v.points]
     arms = list(points[0].endpoint_probability)
 
-    def arm_label(label: str, key: str) -> str:
-        """Name the arms in the label when a per-arm row covers only some of them."""
+    def arm_row(label: str, key: str) -> tuple[str, Callable[[PointResult], str]]:
+        """A per-arm row. When it covers only some arms, they are named in the label if that
+        stays short (``"infusions/patient (msc)"``); otherwise the row has a cell for every arm
+        of the caption, "—" for the others, so that four arms still fit in 80 columns."""
+
+        def values(p: PointResult) -> dict[str, float]:
+            v = getattr(p, key, None)
+            return v if v is not None else p.extra.get(key, {})
+
         covered: list[str] = []
         for p in points:
-            values = getattr(p, key, None)
-            if values is None:
-                values = p.extra.get(key, {})
-            covered += [a for a in values if a not in covered]
-        return label if covered == arms else f"{label} ({'/'.join(covered)})"
+            covered += [a for a in values(p) if a not in covered]
+        if covered == arms:
+            return label, lambda p: _per_arm(values(p))
+        named = f"{label} ({'/'.join(covered)})"
+        if len(named) <= NAMED_LABEL_MAX:
+            return named, lambda p: _per_arm(values(p))
+
+        def every_arm(p: PointResult) -> str:
+            v = values(p)
+            return " / ".join(f"{v[a]:.2f}" if a in v else "—" for a in arms) if v else "—"
+
+        return label, every_arm
 
     measures = [
         ("power (treatment better)", lambda p: _fmt(p.power, p.power_se)),
@@ -158,10 +176,7 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
             "  over the prior",
             _extra_per_arm("endpoint_probability_prior"),
         ),
-        (
-            arm_label("infusions/patient", "infusions_per_patient"),
-            lambda p: _per_arm(p.infusions_per_patient),
-        ),
+        arm_row("infusions/patient", "infusions_per_patient"),
     ]
     if any("mean_infusion_delay_weeks" in p.extra for p in points):  # des engine: operations
         for label, key in (
@@ -169,7 +184,7 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
             ("infusions delayed", "infusions_delayed_fraction"),
             ("missed infusions/pt", "infusions_missed_before_endpoint"),
         ):
-            measures.append((arm_label(label, key), _extra_per_arm(key)))
+            measures.append(arm_row(label, key))
     if any(
         p.expected_n != p.n_total or any(p.stopped_early.values()) or "stopped_by_look" in p.extra
         for p in points

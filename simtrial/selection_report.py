@@ -47,16 +47,22 @@ def table_rows(points: list[PointResult]) -> list[tuple[str, Callable[[PointResu
 
     def fwer(p: PointResult) -> str:
         s = _selection(p)
+        return f"{s['fwer_global_null']:.3f}" if s else "—"
+
+    def every_arm(p: PointResult) -> str:
+        """Expected n in the order of the other per-arm rows (the control first)."""
+        s = _selection(p)
         if not s:
             return "—"
-        partial = " / ".join(f"{v:.3f}" for v in s["fwer_partial_null"].values())
-        return f"{s['fwer_global_null']:.3f} (partial {partial})"
+        n = s["expected_n_per_arm"]
+        return " / ".join(f"{n[a]:.1f}" for a in p.endpoint_probability if a in n)
 
     return [
         ("selected at interim", per_arm("selected")),
         ("shown better, per arm", per_arm("power_per_arm", 3)),
-        ("FWER global (partial)", fwer),
-        ("expected n per arm", per_arm("expected_n_per_arm", 1)),
+        ("FWER global null", fwer),
+        ("  partial null, per arm", per_arm("fwer_partial_null", 3)),
+        ("expected n per arm", every_arm),
     ]
 
 
@@ -65,7 +71,10 @@ def caption(points: list[PointResult]) -> str:
     s = next((_selection(p) for p in points if _selection(p)), None)
     if s is None:
         return ""
-    return f"; selection rows: {' / '.join(s['selected'])} (expected n: control last)"
+    return (
+        f"; selection rows: {' / '.join(s['selected'])}; partial null: that arm like the "
+        "control, the others as assumed"
+    )
 
 
 def figure(result: RunResult) -> Figure | None:

@@ -262,3 +262,28 @@ def test_ess_of_gamma_prior_is_its_rate_in_patient_years():
     assert priors["safety.prior"]["ess_unit"] == "patient-years"
     assert priors["safety.prior"]["mean"] == pytest.approx(1.5 / 4)
     assert variant["safety"]["prior"] == {"shape": 1.5, "rate": 4.0}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        (
+            None,
+            None,
+            "at look 1 (information 0.5), the best arm (by estimated difference) continues",
+        ),
+        ("rule: best", "rule: r_best, r: 2", "the 2 best arms (by estimated difference) continue,"),
+        ("intersection_test: dunnett", "intersection_test: simes", "with the Simes test"),
+        ("success: at_least_one", "success: all", "success: every selected arm shown better"),
+    ],
+)
+def test_selection_line_reads_as_a_sentence(tmp_path, old, new, words):
+    text = (ROOT / "scenarios" / "as-mams.yaml").read_text()
+    if old is not None:
+        assert old in text
+        text = text.replace(old, new, 1)
+    file = tmp_path / "as-mams.yaml"
+    file.write_text(text)
+    lines = dict(summary_lines(design_summary(load_scenario(file))))
+    assert words in lines["selection"]
+    assert "with the Dunnett test" in lines["selection"] or old == "intersection_test: dunnett"

@@ -22,7 +22,7 @@ from simtrial import load_scenario
 from simtrial.cli import main
 from simtrial.html import _comparison_table
 from simtrial.power import run
-from simtrial.report import result_table
+from simtrial.report import NAMED_LABEL_MAX, result_table
 from tests.helpers import scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,10 +67,17 @@ def check_cells(cells: dict, summary: dict) -> None:
             assert cells[(name, n, "type I error")] == fmt(p["type1_error"], p["type1_error_se"])
             assert cells[(name, n, "assurance")] == fmt(p["assurance"], p["assurance_se"])
             assert cells[(name, n, "P(endpoint)")] == per_arm(p["endpoint_probability"])
-            label = "infusions/patient"
-            if list(p["infusions_per_patient"]) != list(p["endpoint_probability"]):
-                label += f" ({'/'.join(p['infusions_per_patient'])})"
-            assert cells[(name, n, label)] == per_arm(p["infusions_per_patient"])
+            infusions, arms = p["infusions_per_patient"], list(p["endpoint_probability"])
+            named = f"infusions/patient ({'/'.join(infusions)})"
+            if list(infusions) == arms:
+                assert cells[(name, n, "infusions/patient")] == per_arm(infusions)
+            elif len(named) <= NAMED_LABEL_MAX:  # the arms named in the label (two-arm trials)
+                assert cells[(name, n, named)] == per_arm(infusions)
+            else:  # every arm in the caption's order, "—" where there are no infusions
+                expected = " / ".join(
+                    f"{infusions[a]:.2f}" if a in infusions else "—" for a in arms
+                )
+                assert cells[(name, n, "infusions/patient")] == expected
 
 
 @pytest.mark.parametrize("columns", [80, 60])
@@ -175,18 +182,44 @@ def test_version(capsys):
     assert capsys.readouterr().out.strip() == f"simtrial {version('simtrial')}"
 
 
-def test_a_variant_wider_than_the_terminal_is_printed_whole(tmp_path):
-    # the selection design's per-arm cells (four arms) and row labels need more than 80
-    # columns for one variant: the lines may then be longer, but nothing is cut
+def test_selection_design_fits_80_columns(tmp_path):
+    # four arms, three treatments: per-arm cells and row labels still fit 80 columns; every
+    # per-arm row is in the order of the caption, the expected n per arm too
     env = dict(os.environ, COLUMNS="80")
     out = tmp_path / "out"
     command = [sys.executable, "-m", "simtrial.cli", "run"]
     command += [str(ROOT / "scenarios" / "as-mams.yaml"), "--simulations", "100"]
     command += ["--no-report", "--out", str(out)]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 80
     assert "…" not in proc.stdout
     summary = json.loads((out / "summary.json").read_text())
     cells = parse(proc.stdout)
     assert {name for name, _, _ in cells} == set(summary["variants"])
     check_cells(cells, summary)
     assert "selection" in proc.stdout.split("n_total")[0]  # the design summary names it
+    assert "per-arm values: placebo / weekly_x4 / monthly_x3 / monthly_x6" in proc.stdout
+    for p in summary["variants"]["base"]["points"]:
+        sel, n = p["selection"], p["n_total"]
+        assert cells[("base", n, "FWER global null")] == f"{sel['fwer_global_null']:.3f}"
+        partial = " / ".join(f"{v:.3f}" for v in sel["fwer_partial_null"].values())
+        assert cells[("base", n, "partial null, per arm")] == partial
+        per_arm_n = sel["expected_n_per_arm"]
+        expected = " / ".join(f"{per_arm_n[a]:.1f}" for a in p["endpoint_probability"])
+        assert cells[("base", n, "expected n per arm")] == expected
+        assert expected.startswith(f"{per_arm_n['placebo']:.1f} / ")
+
+
+def test_a_variant_wider_than_the_terminal_is_printed_whole(tmp_path):
+    # the selection design at 60 columns: one variant needs more, the lines are then
+    # longer, but nothing is cut
+    env = dict(os.environ, COLUMNS="60")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "simtrial.cli", "run"]
+    command += [str(ROOT / "scenarios" / "as-mams.yaml"), "--simulations", "100"]
+    command += ["--no-report", "--out", str(out)]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    assert "…" not in proc.stdout
+    assert max(len(line) for line in proc.stdout.splitlines()) > 60
+    summary = json.loads((out / "summary.json").read_text())
+    check_cells(parse(proc.stdout), summary)

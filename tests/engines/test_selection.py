@@ -137,9 +137,9 @@ library(rpact)   # 3.3.4, run 2026-12-04
 d <- getDesignInverseNormal(kMax = 2, alpha = 0.025, typeOfDesign = "asOF",
   informationRates = c(0.5, 1))
 pc <- 0.076203  # placebo; treatments: P(endpoint) at the point values (exact engine's closed form)
-for (n in c(50, 100, 150)) {
+for (n in c(30, 50, 70)) {
   x <- getSimulationMultiArmRates(d, activeArms = 3, typeOfShape = "userDefined",
-    effectMatrix = matrix(c(pc, pc, pc, 0.056743, 0.091074, 0.162127), nrow = 2, byrow = TRUE),
+    effectMatrix = matrix(c(pc, pc, pc, 0.094838, 0.149903, 0.235151), nrow = 2, byrow = TRUE),
     piControl = pc, intersectionTest = "Dunnett", typeOfSelection = "best",
     effectMeasure = "effectEstimate", successCriterion = "atLeastOne",
     plannedSubjects = c(n, 2 * n), maxNumberOfIterations = 10000, seed = 20261204)
@@ -151,26 +151,43 @@ for (n in c(50, 100, 150)) {
   cat(" successPerStage:", sprintf("%.4f", x$successPerStage[, 2]), "\n")
   cat(" expectedNumberOfSubjects:", sprintf("%.2f", x$expectedNumberOfSubjects[2]), "\n")
 }
-# printed (selectedStage2 omitted here):
-# n_total 400: FWER 0.0204, rejectAtLeastOne 0.3252, powerPerArm 0.0001 0.0089 0.3164,
-#   successPerStage 0.0125 0.3127, expectedNumberOfSubjects 298.75
-# n_total 800: FWER 0.0231, rejectAtLeastOne 0.6404, powerPerArm 0.0003 0.0079 0.6337,
-#   successPerStage 0.0677 0.5727, expectedNumberOfSubjects 586.46
-# n_total 1200: FWER 0.0243, rejectAtLeastOne 0.8321, powerPerArm 0.0002 0.0079 0.8264,
-#   successPerStage 0.1579 0.6742, expectedNumberOfSubjects 852.63
+# printed (selectedStage2: the three arms, then the control):
+# n_total 240: FWER 0.0178, rejectAtLeastOne 0.5447, powerPerArm 0.0033 0.0557 0.4864,
+#   selectedStage2 0.0370 0.1903 0.7473 0.9746, successPerStage 0.0254 0.5193,
+#   expectedNumberOfSubjects 178.48
+# n_total 400: FWER 0.0204, rejectAtLeastOne 0.7919, powerPerArm 0.0027 0.0705 0.7246,
+#   selectedStage2 0.0151 0.1336 0.7435 0.8922, successPerStage 0.1078 0.6841,
+#   expectedNumberOfSubjects 289.22
+# n_total 560: FWER 0.0226, rejectAtLeastOne 0.9116, powerPerArm 0.0038 0.0808 0.8503,
+#   selectedStage2 0.0058 0.0935 0.6656 0.7649, successPerStage 0.2351 0.6765,
+#   expectedNumberOfSubjects 387.09
 """
-SHIPPED = {  # n_total: (FWER, power, power per arm, stop at the interim for success)
-    400: (0.0204, 0.3252, (0.0001, 0.0089, 0.3164), 0.0125),
-    800: (0.0231, 0.6404, (0.0003, 0.0079, 0.6337), 0.0677),
-    1200: (0.0243, 0.8321, (0.0002, 0.0079, 0.8264), 0.1579),
+SHIPPED = {  # n_total: (FWER, power, power per arm, selected per arm, stop at the interim, E[n])
+    240: (0.0178, 0.5447, (0.0033, 0.0557, 0.4864), (0.0370, 0.1903, 0.7473), 0.0254, 178.48),
+    400: (0.0204, 0.7919, (0.0027, 0.0705, 0.7246), (0.0151, 0.1336, 0.7435), 0.1078, 289.22),
+    560: (0.0226, 0.9116, (0.0038, 0.0808, 0.8503), (0.0058, 0.0935, 0.6656), 0.2351, 387.09),
 }
+
+
+def test_shipped_rpact_inputs_are_the_scenarios_endpoint_probabilities():
+    """SHIPPED_R's rates are P(endpoint) of scenarios/as-mams.yaml at its point values (the
+    closed form): a refit prior or an edited scenario makes the pasted rpact output stale."""
+    from simtrial.engines.base import point_values
+    from simtrial.engines.exact import _endpoint_probability
+
+    scenario = load_scenario(ROOT / "scenarios" / "as-mams.yaml").base
+    p = _endpoint_probability(scenario, point_values(scenario))
+    rates = [p[arm] for arm in ("placebo", "weekly_x4", "monthly_x3", "monthly_x6")]
+    assert rates == pytest.approx([0.076203, 0.094838, 0.149903, 0.235151], abs=5e-7)
+    assert scenario.evaluate.n_total == [240, 400, 560]  # 8 x rpact's n in c(30, 50, 70)
 
 
 @pytest.mark.slow
 def test_shipped_scenario_against_rpact(tmp_path):
     """scenarios/as-mams.yaml (10 000 trials per point, as shipped) against rpact's simulation
     of the same design at the scenario's endpoint probabilities (SHIPPED_R), within 4 combined
-    SE of the two simulations."""
+    SE of the two simulations: power, FWER, stopping at the interim, per-arm power and
+    selection, expected n."""
     out = tmp_path / "ship"
     assert main(["run", str(ROOT / "scenarios" / "as-mams.yaml"), "--out", str(out), "-q"]) == 0
     points = json.loads((out / "summary.json").read_text())["variants"]["base"]["points"]
@@ -181,12 +198,18 @@ def test_shipped_scenario_against_rpact(tmp_path):
         assert abs(ours - theirs) <= 4 * se, (ours, theirs)
 
     for point in points:
-        fwer, power, per_arm, stop = SHIPPED[point["n_total"]]
+        fwer, power, per_arm, selected, stop, expected_n = SHIPPED[point["n_total"]]
         close(point["type1_error"], fwer)
         close(point["power"], power)
         close(point["stopped_early"]["efficacy"], stop)
-        for ours, theirs in zip(point["selection"]["power_per_arm"].values(), per_arm, strict=True):
+        sel = point["selection"]
+        for ours, theirs in zip(sel["power_per_arm"].values(), per_arm, strict=True):
             close(ours, theirs)
+        for ours, theirs in zip(sel["selected"].values(), selected, strict=True):
+            close(ours, theirs)
+        # n is n_total / 2 after a stop at the interim, 3/4 n_total otherwise (one arm selected)
+        sd = point["n_total"] / 4 * math.sqrt(stop * (1 - stop))
+        assert abs(point["expected_n"] - expected_n) <= 4 * sd * math.sqrt(2 / 10_000)
 
 
 REESTIMATION = MAMS.replace(
