@@ -150,8 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.machine()}, {os.cpu_count()} cores (shared), Python "
         f"{platform.python_version()}, commit {_commit()}. Power and type I error at the "
         "point values (mean, or median where the mean is atypical); ± Monte Carlo SE (none: "
-        "exact). Power counts only rejections in the treatment's favour; type I error every "
-        "rejection.",
+        "exact). Power counts only rejections in the treatment's favour; type I error is "
+        "every rejection when the treatment arm is given the control arm's whole outcome "
+        "model. P(endpoint): share of randomised patients meeting the endpoint as analysed, "
+        "simulated at the point values, and averaged over the parameters' distributions.",
         "",
     ]
     body: list[str] = []
