@@ -7,6 +7,7 @@ comparison.
 
 from typing import TYPE_CHECKING
 
+from simtrial._modules import lazy_getattr
 from simtrial.errors import EngineError, PriorError, ScenarioError, SimtrialError
 
 if TYPE_CHECKING:  # imported on first use (``simtrial --help`` should not load SciPy)
@@ -60,17 +61,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    # the public names are imported on first use: ``simtrial --help`` stays fast, and plotting
-    # (matplotlib) is loaded only when a plot function is asked for
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'simtrial' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from simtrial._callable import make_callable
+from simtrial._modules import make_callable
 from simtrial.narrative import SPENDING, TESTS, describe_endpoint
 from simtrial.parameters import (
     BetaParam,

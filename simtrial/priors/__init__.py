@@ -5,6 +5,8 @@ Only the fitting functions import PyMC; reading committed fits needs xarray alon
 
 from typing import TYPE_CHECKING
 
+from simtrial._modules import lazy_getattr
+
 if TYPE_CHECKING:  # imported on first use (``simtrial --help`` should not load SciPy)
     from simtrial.priors.evidence import Evidence, load_all, load_evidence
     from simtrial.priors.mixture import (
@@ -43,15 +45,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'simtrial.priors' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 __all__ = [

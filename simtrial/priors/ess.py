@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 from scipy import optimize, special
 
-from simtrial._callable import make_callable
+from simtrial._modules import make_callable
 from simtrial.errors import PriorError
 from simtrial.priors.mixture import BetaMixture, GammaMixture
 
@@ -383,4 +383,4 @@ def _morita(mix: BetaMixture | GammaMixture, s: float) -> float:
     return float((info - info0) / e_info)
 
 
-make_callable(__name__)  # ``from simtrial.priors import ess; ess(mix)`` (simtrial._callable)
+make_callable(__name__)  # ``from simtrial.priors import ess; ess(mix)`` (simtrial._modules)
