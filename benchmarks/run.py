@@ -285,12 +285,12 @@ README_ROWS = (
     (
         "vectorized patient journeys per second, RA arm, 3 infusions, one core",
         "vectorized_patients_per_second",
-        "{:.3g}",
+        "million",
     ),
     (
         "same, with re-dosing on loss, up to 2 extra infusions",
         "vectorized_redosing_patients_per_second",
-        "{:.3g}",
+        "million",
     ),
     (
         "vectorized efficiency: throughput ÷ only drawing the same variates",
@@ -302,7 +302,11 @@ README_ROWS = (
         "exact_fixed_200_per_arm_seconds",
         "{:.4f}",
     ),
-    ("DES SimPy events per second, RA monthly ×3, 80 patients", "des_events_per_second", "{:.3g}"),
+    (
+        "DES SimPy events per second, RA monthly ×3, 80 patients",
+        "des_events_per_second",
+        "thousand",
+    ),
     (
         "vectorized vs DES, whole 80-patient trials per second",
         "vectorized_vs_des_speedup",
@@ -362,7 +366,13 @@ def write_readme(
     ]
     for label, key, fmt in README_ROWS:
         goal = goals.get(key)
-        text = fmt.format(figures[key])
+        value = figures[key]
+        if fmt == "million":
+            text = f"{value / 1e6:.1f} million"
+        elif fmt == "thousand":
+            text = f"{value / 1e3:.0f} thousand"
+        else:
+            text = fmt.format(value)
         if key == "parallel_speedup_2_workers":
             text += (
                 f" ({figures['parallel_speedup_2_workers_min']:.2f}–"
