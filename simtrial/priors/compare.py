@@ -485,8 +485,12 @@ def to_markdown(result: Mapping[str, Any]) -> str:
                 f"{_f(r['q975'])} | {_f(r['p_le'])} | {'yes' if r['in_likelihood'] else 'no'} |"
             )
         lines.append("")
-    sens = result["sensitivity"]
-    lines += [
+    return "\n".join(lines + sensitivity_markdown(result["sensitivity"])) + "\n"
+
+
+def sensitivity_markdown(sens: Mapping[str, Any]) -> list[str]:
+    """The lines of ``compare.md``'s prior-sensitivity section."""
+    lines = [
         "## Prior sensitivity of the shipped scenarios",
         "",
         "MSC-arm P(endpoint) (dropouts as non-responders) at the posterior means (what "
@@ -506,7 +510,8 @@ def to_markdown(result: Mapping[str, Any]) -> str:
         )
     lines += [
         "",
-        "| scenario / variant | setting | endpoint at means | endpoint mean | power | assurance |",
+        "| scenario / variant (/ arm) | setting | endpoint at means | endpoint mean | power | "
+        "assurance |",
         "|---|---|---|---|---|---|",
     ]
     skipped = sorted(
@@ -516,11 +521,17 @@ def to_markdown(result: Mapping[str, Any]) -> str:
             if r.get("endpoint_at_means") is None and r.get("power") is None
         }
     )
+    arms_of: dict[tuple[str, str], set[str]] = {}
+    for r in sens["rows"]:
+        arms_of.setdefault((r["scenario"], r["variant"]), set()).add(r.get("arm", ""))
     for r in sens["rows"]:
         if f"{r['scenario']} / {r['variant']}" in skipped:
             continue
+        name = f"{r['scenario']} / {r['variant']}"
+        if len(arms_of[(r["scenario"], r["variant"])]) > 1:  # several MSC arms: say which
+            name += f" / {r['arm']}"
         lines.append(
-            f"| {r['scenario']} / {r['variant']} | {r['setting']} | "
+            f"| {name} | {r['setting']} | "
             f"{_f(r.get('endpoint_at_means'))} | {_f(r.get('endpoint_mean'))} | "
             f"{_f(r.get('power'))} | {_f(r.get('assurance'))} |"
         )
@@ -529,4 +540,4 @@ def to_markdown(result: Mapping[str, Any]) -> str:
             f"\nNot in the table (re-dosing on loss has no closed form; simulate it "
             f"with `simtrial run`): {', '.join(skipped)}."
         )
-    return "\n".join(lines) + "\n"
+    return lines

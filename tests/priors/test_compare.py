@@ -13,6 +13,7 @@ from simtrial.priors.compare import (  # noqa: E402
     elpd,
     posterior_checks,
     sensitivity,
+    sensitivity_markdown,
     sensitivity_weights,
     to_markdown,
 )
@@ -118,3 +119,14 @@ def test_sensitivity_base_row_is_what_the_engine_uses(idatas):
         want = float(endpoint_law(point_values(sc)["msc"], sc.endpoint).nri())
         assert row["endpoint_at_means"] == pytest.approx(want, rel=1e-9)
         assert 0 <= row["power"] <= 1 and 0 <= row["assurance"] <= 1
+
+
+def test_several_msc_arms_are_named_in_the_sensitivity_table(idatas):
+    """as-mams has three MSC schedules in one variant: each row must say which arm it is."""
+    path = ROOT / "scenarios" / "as-mams.yaml"
+    out = sensitivity(idatas["msc"], [path])
+    arms = {r["arm"] for r in out["rows"]}
+    assert len(arms) == 3
+    text = "\n".join(sensitivity_markdown(out))
+    for arm in arms:
+        assert f"| as-mams / base / {arm} | base (v2 as fitted) |" in text
