@@ -12,7 +12,9 @@ same with rpact 3.3.4 (``getSimulationRates`` with ``pi1 = c(control, treatment)
 cumulative sizes simtrial analyses at each look (each arm contributes ``round(t_k * n_arm)``).
 
 Measures (each whole-process figure is the median of K runs, the two programs alternating, after
-one unmeasured run of each that warms the file cache):
+one unmeasured run of each that warms the file cache and writes Python's bytecode cache, which
+an installed package has; ``PYTHONDONTWRITEBYTECODE`` is removed from the children's
+environment):
 
 - whole process, wall clock: ``simtrial run benchmarks/gs3.yaml --no-report -q --out TMP`` and
   ``Rscript -e CODE``; the ratio rpact / simtrial of the medians, measured in the same run;
@@ -135,11 +137,17 @@ class Unavailable(Exception):
     """R or rpact cannot be run."""
 
 
+# Python children may write bytecode (``__pycache__``, git-ignored) as an installed package's
+# does (pip compiles at install; R byte-compiles rpact at install): with
+# PYTHONDONTWRITEBYTECODE set, every run would compile simtrial's modules from source again.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, str]:
     """Run ``cmd``; return (wall seconds, peak RSS in MiB, stdout). Raises on failure."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, env=CHILD_ENV)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
