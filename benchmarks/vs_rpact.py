@@ -415,11 +415,13 @@ def table(f: dict[str, Any]) -> list[str]:
 
 
 def readme_block(f: dict[str, Any]) -> str:
+    trials = f"{f['simulations']:,}".replace(",", " ")
+    planned = ", ".join(str(n) for n in f["planned_subjects"])
     head = (
-        f"Measured {f['date_utc']} UTC on {f['machine']} (load average {f['load_average']:.1f}), "
-        f"commit {f['commit']}, Python {f['python']}, rpact {f['rpact']}; "
-        f"{f['simulations']} trials under the alternative and {f['simulations']} under the null "
-        f"each, n_total {f['n_total']} (plannedSubjects {f['planned_subjects']}):"
+        f"Measured {f['date_utc']} UTC on {f['machine']} (load average {f['load_average']:.1f}),\n"
+        f"commit {f['commit']}, Python {f['python']}, rpact {f['rpact']}; {trials} trials under\n"
+        f"the alternative and {trials} under the null in each program, n_total {f['n_total']}\n"
+        f"(`plannedSubjects = c({planned})`):"
     )
     return "\n".join([BEGIN, head, "", *table(f), END])
 
