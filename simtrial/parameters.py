@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 
 Kind = Literal["probability", "rate", "real"]
 PointRule = Literal["auto", "mean", "median"]
@@ -68,6 +67,8 @@ class BetaParam:
         return self.a / (self.a + self.b)
 
     def quantile(self, q: float) -> float:
+        from scipy import stats  # deferred: 1 s of import a run without quantiles never needs
+
         return float(stats.beta.ppf(q, self.a, self.b))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -88,6 +89,8 @@ class GammaParam:
         return self.shape / self.rate
 
     def quantile(self, q: float) -> float:
+        from scipy import stats
+
         return float(stats.gamma.ppf(q, self.shape, scale=1.0 / self.rate))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -108,6 +111,8 @@ class LogNormalParam:
         return math.exp(self.mu + self.sigma**2 / 2)
 
     def quantile(self, q: float) -> float:
+        from scipy import stats
+
         return math.exp(self.mu + self.sigma * float(stats.norm.ppf(q)))
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:

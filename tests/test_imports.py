@@ -24,6 +24,23 @@ def test_help_does_not_load_scipy_numpy_or_matplotlib():
     assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
 
 
+def test_a_frequentist_run_does_not_load_scipy_stats(tmp_path):
+    # scipy.stats is about a second of start-up; a group-sequential z-test run with fixed
+    # probabilities needs only scipy.special and scipy.optimize (benchmarks/vs_rpact.py)
+    from pathlib import Path
+
+    scenario = Path(__file__).resolve().parents[1] / "benchmarks" / "gs3.yaml"
+    code = (
+        "import sys\n"
+        "from simtrial.cli import main\n"
+        f"code = main(['run', {str(scenario)!r}, '--no-report', '-q', '--simulations', '200',"
+        f" '--out', {str(tmp_path / 'out')!r}])\n"
+        "print('CODE', code, 'STATS', 'scipy.stats' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "CODE 0 STATS False" in proc.stdout, proc.stdout[-300:] + proc.stderr[-300:]
+
+
 @pytest.mark.parametrize("package", ["simtrial", "simtrial.priors"])
 def test_every_public_name_imports(package):
     import importlib

@@ -51,7 +51,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 from simtrial.analysis.decision import lookup
 from simtrial.analysis.frequentist import p_value_table, rejection_table
@@ -316,6 +315,8 @@ class Design:
             years = years + arm.exposure_weeks[:, :m].sum(axis=1) / 52.0
         shape, rate = safety_prior(self.scenario)
         limit = self.safety.max_serious_rate_per_year
+        from scipy import stats  # deferred: only safety looks need it (1 s of import)
+
         p_exceed = stats.gamma.sf(limit, shape + np.asarray(events), scale=1.0 / (rate + years))
         return np.asarray(p_exceed > self.safety.posterior_probability)
 

@@ -48,7 +48,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize, stats
 
 __all__ = [
     "Calibration",
@@ -88,6 +87,8 @@ def layout(n_t: int, n_c: int, observed_t: float = 1.0, observed_c: float = 1.0)
     """
     if observed_t >= 1.0 and observed_c >= 1.0:
         return Layout(((n_t, n_c, 1.0),))
+    from scipy import stats  # deferred (as in _pmf, worst_case): a run without curves skips it
+
     wt = stats.binom.pmf(np.arange(n_t + 1), n_t, observed_t)
     wc = stats.binom.pmf(np.arange(n_c + 1), n_c, observed_c)
     pairs = []
@@ -102,6 +103,8 @@ def layout(n_t: int, n_c: int, observed_t: float = 1.0, observed_c: float = 1.0)
 
 
 def _pmf(n: int, p: FloatArray) -> FloatArray:
+    from scipy import stats
+
     return np.asarray(stats.binom.pmf(np.arange(n + 1), n, np.asarray(p, dtype=float)[:, None]))
 
 
@@ -132,6 +135,8 @@ def worst_case(
     best, at = float(values[i]), float(grid[i])
     a, b = grid[max(i - 1, 0)], grid[min(i + 1, GRID - 1)]
     if b > a:
+        from scipy import optimize
+
         res = optimize.minimize_scalar(
             lambda p: -float(curve(np.array([p]))[0]),
             bounds=(a, b),
