@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from readme_block import commit, replace_block
+
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- shipped-figures:begin (python benchmarks/readme_figures.py) -->"
 END = "<!-- shipped-figures:end -->"
@@ -37,25 +39,6 @@ def _arms(values: dict[str, float] | None) -> str:
     if not values:
         return "—"
     return ", ".join(f"{arm} {v:.2f}" for arm, v in values.items())
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        return out.stdout.strip() + (" + uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def run_one(name: str) -> tuple[dict[str, Any], float]:
@@ -148,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Regenerated {now} by `python benchmarks/readme_figures.py` on {platform.system()} "
         f"{platform.machine()}, {os.cpu_count()} cores (shared), Python "
-        f"{platform.python_version()}, commit {_commit()}. Power and type I error at the "
+        f"{platform.python_version()}, commit {commit()}. Power and type I error at the "
         "point values (mean, or median where the mean is atypical); ± Monte Carlo SE (none: "
         "exact). Power counts only rejections in the treatment's favour; type I error is "
         "every rejection when the treatment arm is given the control arm's whole outcome "
@@ -165,16 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     target = ROOT / "results" / "shipped" / "figures.md"
     target.write_text(text)
     if not args.no_readme and not args.only:
-        readme = ROOT / "README.md"
-        old = readme.read_text()
-        if BEGIN in old and END in old:
-            before, rest = old.split(BEGIN, 1)
-            after = rest.split(END, 1)[1]
-            readme.write_text(before + text.rstrip("\n") + after)
-        else:
-            print(
-                "README.md has no shipped-figures markers; wrote figures.md only", file=sys.stderr
-            )
+        if not replace_block(BEGIN, END, text.rstrip("\n")):
+            print("README.md: no shipped-figures markers; wrote figures.md only", file=sys.stderr)
     print(target)
     return 0
 

@@ -336,22 +336,14 @@ def write_readme(
     """Replace the README's benchmark table (between the ``benchmarks`` markers), dated."""
     import os
     import platform
-    import subprocess
     from datetime import UTC, datetime
 
     begin, end = (
         "<!-- benchmarks:begin (python benchmarks/run.py --readme) -->",
         "<!-- benchmarks:end -->",
     )
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
+    from readme_block import commit, replace_block
+
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         begin,
@@ -359,7 +351,7 @@ def write_readme(
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python benchmarks/run.py --readme`"
         f"{' --quick' if quick else ''} on {platform.system()} {platform.machine()}, "
         f"{os.cpu_count()} shared cores (load average {load:.1f} at the end), Python "
-        f"{platform.python_version()}, commit {commit}; all figures from that one run.",
+        f"{platform.python_version()}, commit {commit()}; all figures from that one run.",
         "",
         "| measure (JSON key) | figure | goal |",
         "|---|---|---|",
@@ -380,13 +372,8 @@ def write_readme(
             )
         lines.append(f"| {label} (`{key}`) | {text} | {f'{goal[0]} {goal[1]:g}' if goal else ''} |")
     lines.append(end)
-    readme = ROOT / "README.md"
-    old = readme.read_text()
-    if begin not in old or end not in old:
+    if not replace_block(begin, end, "\n".join(lines)):
         print("README.md has no benchmarks markers; nothing written", file=sys.stderr)
-        return
-    before, rest = old.split(begin, 1)
-    readme.write_text(before + "\n".join(lines) + rest.split(end, 1)[1])
 
 
 if __name__ == "__main__":

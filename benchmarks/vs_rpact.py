@@ -52,6 +52,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from readme_block import commit, replace_block
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "benchmarks" / "gs3.yaml"
 README = ROOT / "README.md"
@@ -317,7 +319,7 @@ def measure(repeats: int, cfg: dict[str, Any]) -> dict[str, Any]:
         "load_average": os.getloadavg()[0],
         "python": platform.python_version(),
         "rpact": rpact_version,
-        "commit": _commit(),
+        "commit": commit(),
         "repeats": repeats,
         "scenario": str(SCENARIO.relative_to(ROOT)),
         "n_total": cfg["n_total"],
@@ -348,25 +350,6 @@ def measure(repeats: int, cfg: dict[str, Any]) -> dict[str, Any]:
         "critical_values": critical,
         "agreement": agreement(summary, r_out, cfg),
     }
-
-
-def _commit() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        return head + (" + uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def table(f: dict[str, Any]) -> list[str]:
@@ -430,12 +413,8 @@ def readme_block(f: dict[str, Any]) -> str:
 
 
 def write_readme(f: dict[str, Any]) -> None:
-    text = README.read_text()
-    if BEGIN not in text or END not in text:
+    if not replace_block(BEGIN, END, readme_block(f)):
         raise SystemExit(f"{README}: no {BEGIN} ... {END} block to replace")
-    before, rest = text.split(BEGIN, 1)
-    _, after = rest.split(END, 1)
-    README.write_text(before + readme_block(f) + after)
 
 
 def main(argv: list[str] | None = None) -> int:
