@@ -40,6 +40,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -573,7 +574,7 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
         return lines
     if key == "priors":
         lines = []
-        for pr in s:
+        for pr, arms in _group_priors(s):
             ess = pr.get("ess")
             if not ess:
                 ess_text = "ESS: none"
@@ -585,10 +586,13 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
                 if pr.get("robust_weight")
                 else ""
             )
+            where = pr["where"]
+            if len(arms) > 1:
+                where = f"arms {', '.join(arms)}: each {where.split('.', 2)[2]}"
             lines.append(
                 (
                     "prior",
-                    f"{pr['where']} = {pr['written']}{robust}: mean {pr['mean']:.4g}; "
+                    f"{where} = {pr['written']}{robust}: mean {pr['mean']:.4g}; "
                     f"{ess_text} — {pr['role']}",
                 )
             )
@@ -623,6 +627,24 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
         text = "; ".join(f"{arm} {d['per_year']:g}/yr" for arm, d in s.items())
         return [("dropout", f"{text} (P(drop out within 52 weeks))")]
     raise KeyError(key)
+
+
+def _group_priors(priors: list[dict[str, Any]]) -> list[tuple[dict[str, Any], list[str]]]:
+    """Priors with the arms that share them: the entries ``arms.<arm>.<rest>`` that differ only
+    in the arm (same parameter, prior, mean, ESS and role) become one entry, in the order of
+    their first arm, so three schedules of one treatment give one line per parameter."""
+    groups: dict[Any, tuple[dict[str, Any], list[str]]] = {}
+    for pr in priors:
+        parts = pr["where"].split(".", 2)
+        if parts[0] != "arms" or len(parts) < 3:
+            groups[id(pr)] = (pr, [])
+            continue
+        key = json.dumps({**pr, "where": parts[2]}, sort_keys=True, default=str)
+        if key in groups:
+            groups[key][1].append(parts[1])
+        else:
+            groups[key] = (pr, [parts[1]])
+    return list(groups.values())
 
 
 def summary_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:

@@ -287,3 +287,19 @@ def test_selection_line_reads_as_a_sentence(tmp_path, old, new, words):
     lines = dict(summary_lines(design_summary(load_scenario(file))))
     assert words in lines["selection"]
     assert "with the Dunnett test" in lines["selection"] or old == "intersection_test: dunnett"
+
+
+def test_priors_shared_by_several_arms_are_one_line_naming_the_arms():
+    """as-mams gives its three schedules the same four priors: one line per parameter naming
+    the arms, not twelve identical lines (the placebo's fixed rate has none)."""
+    lines = summary_lines(design_summary(load_scenario(ROOT / "scenarios" / "as-mams.yaml")))
+    priors = [text for label, text in lines if label == "prior"]
+    assert len(priors) == 4
+    assert priors[0].startswith(
+        "arms weekly_x4, monthly_x3, monthly_x6: each response.induction = "
+        "{prior: msc/induction[ankylosing_spondylitis]}: mean 0.7064"
+    )
+    assert sum("per_infusion" in text for text in priors) == 1
+    # one arm: the full path, as before
+    one = summary_lines(design_summary(load_scenario(ROOT / "scenarios" / "as-schedules.yaml")))
+    assert any(t.startswith("arms.msc.response.induction = ") for label, t in one)
