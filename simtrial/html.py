@@ -52,6 +52,7 @@ from simtrial.narrative import (
 )
 from simtrial.narrative import prior_evidence as prior_evidence
 from simtrial.parameters import PriorParam
+from simtrial.report import one_directional
 from simtrial.results import RunResult, VariantResult
 from simtrial.scenario import ScenarioSet
 from simtrial.sensitivity_report import sensitivity_html
@@ -179,7 +180,9 @@ MEASURES = (
     ),
     (
         "Type I error",
-        "chance of a significant result when the treatment is no better than the control "
+        "chance of a significant result when the treatment's endpoint probability equals the "
+        "control's at its point value (the control's P(endpoint) row; for other control rates "
+        "see the type I error curve); a two-sided test counts rejections in either direction "
         "(should not exceed α)",
         "type1_error",
     ),
@@ -221,10 +224,11 @@ PER_ARM = (
 def _measures(result: RunResult) -> list[tuple[str, str, str, int, str | None]]:
     """(row label, tooltip, summary key, decimals, SE key) for the comparison table."""
     points = [p for v in result.variants.values() for p in v.points]
-    rows = list(MEASURES)
+    rows = [m for m in MEASURES if m[2] != "power_any_direction" or not one_directional(result)]
     se = {key for _, _, key in MEASURES}
     for t in points[0].extra.get("power_per_arm", {}) if points else ():
-        rows.append((f"Power, {t}", "chance this comparison is significant", f"power_per_arm.{t}"))
+        rows.append((f"Shown better, {t}", f"chance that {t} is shown better than the control",
+                     f"power_per_arm.{t}"))  # fmt: skip
     for label, tip, key in PER_ARM:
         arms: list[str] = []
         for p in points:
@@ -350,22 +354,27 @@ def _bottom_line(result: RunResult, scenarios: ScenarioSet) -> str:
     several = len(at) > 1
     order = sorted(at, key=lambda k: -at[k].power)
     per_arm = ", ".join(f"{k} {a}" for a, k in next(iter(at.values())).n_per_arm.items())
+    a = base.analysis
+    treatments = [a.treatment] if isinstance(a.treatment, str) else list(a.treatment)
+    favour = f"{treatments[0]}'s" if len(treatments) == 1 else "some treatment arm's"
     powers = [f"{at[k].power:.2f}" + (f" for {esc(k)}" if several else "") for k in order]
     listed = ", ".join(powers[:-1]) + " and " + powers[-1] if several else powers[0]
     out = [
         f"With {n} patients ({esc(per_arm)}), the power — the chance of a significant result "
-        f"in the treatment's favour, with every parameter at its point value (see "
+        f"in {esc(favour)} favour, with every parameter at its point value (see "
         f"Assumptions) — is {listed}."
     ]
     shares = []
     for arm in next(iter(at.values())).endpoint_probability:
         values = {k: at[k].endpoint_probability.get(arm) for k in at}
-        text = {k: f"{v:.2f}" for k, v in values.items() if v is not None}
+        text = {k: f"{v:.3f}" for k, v in values.items() if v is not None}
         if len(set(text.values())) == 1 or not several:
             shares.append(f"{esc(arm)} {next(iter(text.values()))}")
         else:
             shares.append(f"{esc(arm)} " + ", ".join(f"{text[k]} with {esc(k)}" for k in text))
-    out.append(f"Share of patients meeting the endpoint: {'; '.join(shares)}.")
+    out.append(
+        f"Share of patients meeting the endpoint, at the same point values: {'; '.join(shares)}."
+    )
     caution = [k for k in order if _mostly_for_control(at[k].to_dict())]
     if caution:
         out.append(
@@ -376,7 +385,7 @@ def _bottom_line(result: RunResult, scenarios: ScenarioSet) -> str:
     if any(at[k].assurance != at[k].power for k in at):
         out.append(
             "Averaged over the uncertainty in the assumptions (assurance): "
-            + "; ".join(f"{esc(k)} {at[k].assurance:.2f}" for k in order)
+            + "; ".join(f"{esc(k) + ' ' if several else ''}{at[k].assurance:.2f}" for k in order)
             + "."
         )
     stops = {k: sum(at[k].stopped_early.values()) for k in order}
@@ -394,9 +403,13 @@ def _bottom_line(result: RunResult, scenarios: ScenarioSet) -> str:
         worst = max(
             (p.type1_error, p.type1_error_se) for v in result.variants.values() for p in v.points
         )
+        null = treatments[0] if len(treatments) == 1 else "every treatment arm"
+        counted = "either direction" if a.sided == "two" else f"{esc(favour)} favour"
         out.append(
-            f"The type I error (a significant result when the treatment is no better) "
-            f"is at most {worst[0]:.3f} ± {worst[1]:.3f} for α = {base.analysis.alpha:g}."
+            f"The type I error — a significant result in {counted} when {esc(null)} has "
+            f"{esc(a.control)}'s endpoint probability at its point value — is at most "
+            f"{worst[0]:.3f} ± {worst[1]:.3f} for α = {a.alpha:g}"
+            + (" over the variants and sizes." if len(result.variants) > 1 else " over the sizes.")
         )
     for name, v in result.variants.items():
         size = v.sample_size

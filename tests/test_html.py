@@ -316,3 +316,42 @@ def test_real_scenarios_render():
         result = RunResult(s.name, 1, 10, "vectorized", variants)
         page = Page(report.report_html(result, s, images={}))
         assert page.stack == [] and SECTIONS <= page.ids, path
+
+
+def test_headline_says_direction_values_and_how_type_i_is_judged(as_run):
+    """The result paragraph read by someone who never saw the YAML: whose favour power counts,
+    the endpoint shares to 3 decimals at the point values (0.076, not the written 0.08), and
+    the rates and directions the type I error is judged at."""
+    _, _, page, summary = as_run
+    text = " ".join("".join(page.text).split())
+    assert "the chance of a significant result in msc's favour" in text
+    largest = max(p["n_total"] for p in summary["variants"]["monthly_x6"]["points"])
+    (at,) = [p for p in summary["variants"]["monthly_x6"]["points"] if p["n_total"] == largest]
+    share = f"{at['endpoint_probability']['msc']:.3f} with monthly_x6"
+    assert "Share of patients meeting the endpoint, at the same point values: placebo" in text
+    assert share in text
+    assert (
+        "The type I error — a significant result in either direction when msc has placebo's "
+        "endpoint probability at its point value — is at most" in text
+    )
+    assert "over the variants and sizes." in text
+    assert "… in either direction" in text  # two-sided: the row is kept
+
+
+def test_one_sided_report_hides_either_direction_and_names_shown_better():
+    """as-mams is one-sided: 'either direction' would repeat power, so it is not a row; the
+    per-arm power rows say 'shown better' like the selection section; one variant: the
+    assurance sentence does not name the variant 'base'."""
+    from simtrial.power import run
+
+    s = load_scenario(ROOT / "scenarios" / "as-mams.yaml")
+    result = run(s, simulations=60)
+    page = Page(report.report_html(result, s, images={}))
+    text = " ".join("".join(page.text).split())
+    assert "… in either direction" not in text
+    assert {c["data-key"] for c in page.cells} >= {"power", "power_per_arm.monthly_x6"}
+    assert "power_any_direction" not in {c["data-key"] for c in page.cells}
+    assert "Shown better, monthly_x6" in text and "Power, monthly_x6" not in text
+    assert "the chance of a significant result in some treatment arm's favour" in text
+    assert "(assurance): base" not in text
+    assert "a significant result in some treatment arm's favour when every treatment arm" in text
