@@ -498,10 +498,12 @@ CAPTIONS = {
     "given directly appears only there.",
     "burden.png": "What each schedule costs a patient: infusions, infusion-related adverse "
     "events and serious adverse events per randomised patient (simulated, at the largest size "
-    "evaluated).",
+    "evaluated, with every parameter at its point value and SAEs at the rate the scenario "
+    "assumes; counts per patient over the time in the study, not rates per patient-year).",
     "type1_curve.png": CAPTION,
     "stopping.png": "Chance that a trial stops at an interim look, by reason, at each sample "
-    "size (stacked; the number on top is the total).",
+    "size, at the assumed effects (every parameter at its point value; stacked; the number on "
+    "top is the total). Harm: a two-sided test rejecting at an interim with the control better.",
     "selection.png": selection_report.CAPTION,
 }
 

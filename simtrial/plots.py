@@ -90,7 +90,13 @@ COLORS = (
 )
 CONTROL_COLOR = "#555555"
 LINESTYLES = ("-", "--", "-.", ":")
-REASON_COLORS = {"efficacy": "#2ca02c", "futility": "#ff7f0e", "safety": "#d62728"}
+REASON_COLORS = {
+    "efficacy": "#2ca02c",
+    "futility": "#ff7f0e",
+    "safety": "#d62728",
+    "harm": "#7f7f7f",  # a two-sided interim rejection with the control better
+}
+REASON_LABELS = {"harm": "harm (control better)"}
 DPI = 150
 
 
@@ -577,12 +583,13 @@ def stopping(result: RunResult) -> Figure | None:
         bottom = np.zeros(len(points))
         for reason, color in REASON_COLORS.items():
             h = np.array([p.stopped_early.get(reason, 0.0) for p in points])
-            ax.bar(x, h, 0.6, bottom=bottom, color=color, label=reason, gid=f"stop:{name}:{reason}")
+            label = REASON_LABELS.get(reason, reason)
+            ax.bar(x, h, 0.6, bottom=bottom, color=color, label=label, gid=f"stop:{name}:{reason}")
             bottom += h
         for xi, total in zip(x, bottom, strict=True):
             ax.text(xi, total + 0.02, f"{total:.2f}", ha="center", fontsize=8)
         ax.set_xticks(x, [str(p.n_total) for p in points])
-        ax.set_xlabel("n_total")
+        ax.set_xlabel("patients randomised in total (n_total)")
         ax.set_title(name, fontsize=10)
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)
@@ -601,7 +608,7 @@ def _stops_per_look(ax: Any, name: str, point: Any) -> None:
     x = np.arange(len(looks))
     bottom = np.zeros(len(looks))
     for reason, color in REASON_COLORS.items():
-        h = np.array([look[reason] for look in looks])
+        h = np.array([look.get(reason, 0.0) for look in looks])
         ax.bar(x, h, 0.6, bottom=bottom, color=color, gid=f"stoplook:{name}:{reason}")
         bottom += h
     ax.set_xticks(x, [f"{look['information']:.2f}" for look in looks])

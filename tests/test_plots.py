@@ -280,7 +280,7 @@ def test_burden_none_without_infusions():
 def test_stopping_bars_per_reason():
     fixed = run_result(a=VariantResult("a", [point(40, 0.3)]))
     assert plots.stopping(fixed) is None
-    stops = {"efficacy": 0.2, "futility": 0.1, "safety": 0.05}
+    stops = {"efficacy": 0.2, "futility": 0.1, "safety": 0.05, "harm": 0.03}
     seq = VariantResult(
         "seq",
         [point(40, 0.3, stopped_early=stops), point(80, 0.6)],
@@ -292,6 +292,11 @@ def test_stopping_bars_per_reason():
     assert set(heights) == {f"stop:seq:{r}" for r in stops}
     for reason, p in stops.items():
         assert heights[f"stop:seq:{reason}"] == pytest.approx([p, 0.0])
+    # harm stops are drawn (the total on top is every early stop) and named in words
+    ax = fig.axes[0]
+    assert "0.38" in [t.get_text() for t in ax.texts]
+    assert "harm (control better)" in [t.get_text() for t in fig.legends[0].get_texts()]
+    assert ax.get_xlabel() == "patients randomised in total (n_total)"
 
 
 # -- files ----------------------------------------------------------------------------------
