@@ -372,14 +372,16 @@ def terminal_lines(result: RunResult) -> list[str]:
             continue
         worst = max(curve["points"], key=lambda p: p["worst_type1_error"])
         lo, hi = curve["control_rate"][0], curve["control_rate"][-1]
-        text = (
-            f"type I error curve ({name}, {curve['method']}): "
-            f"worst {worst['worst_type1_error']:.4f}"
-            f" at control rate {worst['worst_at_control_rate']:.2f} (n_total {worst['n_total']}; "
-            f"rates {lo:.2f}-{hi:.2f})"
-        )
         cal = curve.get("calibration")
         infos = [p.extra["calibration"] for p in variant.points if "calibration" in p.extra]
+        rule = f", calibrated {cal['parameter']}" if cal and infos else ""
+        text = (
+            f"type I error across true control rates ({name}, {curve['method']}{rule}; both "
+            f"arms at the same rate, every rejection counted): worst "
+            f"{worst['worst_type1_error']:.4f} at a control rate of "
+            f"{worst['worst_at_control_rate']:.2f} (n_total {worst['n_total']}; rates "
+            f"{lo:.2f}-{hi:.2f} checked)"
+        )
         if cal and infos:
             thresholds = ", ".join(
                 f"{p.n_total}: {p.extra['calibration']['calibrated']:g}"
@@ -388,10 +390,12 @@ def terminal_lines(result: RunResult) -> list[str]:
             )
             after = max(i["worst_type1_error"] for i in infos)
             before = max(i["written_worst_type1_error"] for i in infos)
+            over = f"{cal['over'][0]:g}-{cal['over'][1]:g}"
             text += (
-                f"; calibrated {cal['parameter']} (written {infos[0]['written']:g}) per n_total "
-                f"{thresholds}: worst over {cal['over'][0]:g}-{cal['over'][1]:g} "
-                f"{after:.4f} <= {cal['type1_error']:g} (written: {before:.4f})"
+                f". The {cal['parameter']} as written, {infos[0]['written']:g}, would allow "
+                f"{before:.4f} at worst over control rates {over}; the calibrated threshold per "
+                f"n_total ({thresholds}) keeps it at {after:.4f} <= {cal['type1_error']:g}, and "
+                "every result above uses it"
             )
         lines.append(text)
     return lines

@@ -324,6 +324,12 @@ def test_run_uses_the_calibrated_threshold_for_points_and_sample_size():
     ]
     lines = curves.terminal_lines(result)
     assert len(lines) == 1 and "worst" in lines[0] and "calibrated threshold" in lines[0]
+    # which threshold each worst case is at, and that the table above uses the calibrated one
+    assert lines[0].startswith("type I error across true control rates (base, exact, calibrated")
+    assert "both arms at the same rate" in lines[0]
+    written = variant.points[0].extra["calibration"]["written"]
+    assert f"The threshold as written, {written:g}, would allow" in lines[0]
+    assert lines[0].endswith("every result above uses it")
 
 
 def test_short_decimal():
