@@ -624,8 +624,14 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
     if key == "enrolment":
         return [("enrolment", f"Poisson, {s['rate_per_week']:g} patients per week")]
     if key == "dropout":
-        text = "; ".join(f"{arm} {d['per_year']:g}/yr" for arm, d in s.items())
-        return [("dropout", f"{text} (P(drop out within 52 weeks))")]
+        rates = {d["per_year"] for d in s.values()}
+        if len(rates) == 1 and len(s) > 1:
+            text = f"every arm {rates.pop():g}"
+        else:
+            text = ", ".join(f"{arm} {d['per_year']:g}" for arm, d in s.items())
+        return [
+            ("dropout", f"{text}: probability of dropping out within 52 weeks (a risk, not a rate)")
+        ]
     raise KeyError(key)
 
 

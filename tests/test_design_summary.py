@@ -303,3 +303,17 @@ def test_priors_shared_by_several_arms_are_one_line_naming_the_arms():
     # one arm: the full path, as before
     one = summary_lines(design_summary(load_scenario(ROOT / "scenarios" / "as-schedules.yaml")))
     assert any(t.startswith("arms.msc.response.induction = ") for label, t in one)
+
+
+def test_dropout_reads_as_a_probability_and_equal_arms_are_grouped():
+    """'0.1/yr' read like a rate per patient-year; per_year is P(drop out within 52 weeks)."""
+    lines = dict(summary_lines(design_summary(load_scenario(ROOT / "scenarios" / "as-mams.yaml"))))
+    assert lines["dropout"] == (
+        "every arm 0.1: probability of dropping out within 52 weeks (a risk, not a rate)"
+    )
+    s = scenario(
+        {"arms": {**FIXED_ARMS, "msc": {**FIXED_ARMS["msc"], "dropout": {"per_year": 0.2}}}}
+    )
+    text = dict(summary_lines(design_summary(s)))["dropout"]
+    assert text.startswith("control 0.1, msc 0.2: probability of dropping out within 52 weeks")
+    assert "/yr" not in text
