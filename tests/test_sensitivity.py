@@ -297,3 +297,10 @@ def test_sweep_block_is_merged_and_plots(tmp_path):
     fig = sw.plot()
     assert fig.axes and np.isfinite(sw.to_frame()["power"]).all()
     assert "power" in str(sw)
+
+
+def test_sweep_axis_names_the_parameter_in_words(exact_sweep):
+    """The x axis was the YAML path alone; it now says what the parameter is, then the path."""
+    label = " ".join(exact_sweep.plot().axes[0].get_xlabel().split())
+    assert label.endswith("control arm (arms.control.endpoint_probability)")
+    assert label.startswith("probability")
