@@ -176,7 +176,12 @@ def describe_analysis(scenario: Scenario) -> str:
 def describe_arm(name: str, scenario: Scenario) -> str:
     arm = scenario.arms[name]
     if arm.schedule is None:
-        return f"{name}: probability of meeting the endpoint given directly"
+        written, used, _ = _cells(arm.endpoint_probability)
+        value = written if written == used else f"{written}, point value {used}"
+        return (
+            f"{name}: probability of meeting the endpoint given directly, {value} (for "
+            "patients still in the study then)"
+        )
     text = f"{name}: infusions at weeks {_weeks(arm.schedule.infusion_weeks)}"
     r = arm.schedule.redose_on_loss
     if r is not None:

@@ -355,3 +355,19 @@ def test_one_sided_report_hides_either_direction_and_names_shown_better():
     assert "the chance of a significant result in some treatment arm's favour" in text
     assert "(assurance): base" not in text
     assert "a significant result in some treatment arm's favour when every treatment arm" in text
+
+
+def test_arm_given_directly_states_its_probability():
+    """'placebo: probability of meeting the endpoint given directly' did not say which one."""
+    from simtrial.narrative import describe_arm
+
+    base = load_scenario(AS).base
+    assert describe_arm("placebo", base) == (
+        "placebo: probability of meeting the endpoint given directly, 0.08 (for patients still "
+        "in the study then)"
+    )
+    bayes = load_scenario(ROOT / "scenarios" / "ra-phase2-bayes.yaml").base
+    assert describe_arm("placebo", bayes).startswith(
+        "placebo: probability of meeting the endpoint given directly, "
+        "{prior: as_placebo/theta_new}, point value 0.2584 (mean)"
+    )
