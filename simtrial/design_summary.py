@@ -536,7 +536,10 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
         elif s.get("efficacy_z") is not None:
             z, p = s["efficacy_z"][0], s["nominal_p"][0]
             stat = "|z|" if s["sided"] == "two" else "z"
-            text = f"one final analysis: {stat} ≥ {z:.4f} (p ≤ {_p(p)})"
+            text = (
+                f"one final analysis: success needs the test's {s['sided']}-sided p ≤ {_p(p)} "
+                f"(for a z statistic: {stat} ≥ {z:.4f})"
+            )
             if s.get("multiplicity"):
                 text += f" overall; each comparison's level adjusted by {s['multiplicity']}"
             lines.append(("looks", text))

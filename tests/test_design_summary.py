@@ -243,7 +243,7 @@ def test_report_has_the_design_section(tmp_path):
     assert "<section id='design'>" in page
     assert page.index("id='design'") < page.index("id='scenario'")
     assert "msc/induction[rheumatoid_arthritis]" in page
-    assert "|z| ≥ 1.9600 (p ≤ 0.0500)" in page
+    assert "two-sided p ≤ 0.0500 (for a z statistic: |z| ≥ 1.9600)" in page
 
 
 def test_ess_of_gamma_prior_is_its_rate_in_patient_years():
@@ -317,3 +317,14 @@ def test_dropout_reads_as_a_probability_and_equal_arms_are_grouped():
     text = dict(summary_lines(design_summary(s)))["dropout"]
     assert text.startswith("control 0.1, msc 0.2: probability of dropping out within 52 weeks")
     assert "/yr" not in text
+
+
+def test_single_look_is_read_as_the_tests_p_value_not_a_z_boundary():
+    """Fisher's exact test has no z statistic: the line leads with its p-value."""
+    lines = dict(
+        summary_lines(design_summary(load_scenario(ROOT / "scenarios" / "as-schedules.yaml")))
+    )
+    assert lines["looks"] == (
+        "one final analysis: success needs the test's two-sided p ≤ 0.0500 "
+        "(for a z statistic: |z| ≥ 1.9600)"
+    )
