@@ -364,6 +364,11 @@ def _bottom_line(result: RunResult, scenarios: ScenarioSet) -> str:
         f"in {esc(favour)} favour, with every parameter at its point value (see "
         f"Assumptions) — is {listed}."
     ]
+    by_arm = next(iter(at.values())).extra.get("power_per_arm") if not several else None
+    if by_arm and len(by_arm) > 1:  # several arms: which one is shown better
+        out.append(
+            "Shown better: " + ", ".join(f"{esc(t)} {v:.3f}" for t, v in by_arm.items()) + "."
+        )
     shares = []
     for arm in next(iter(at.values())).endpoint_probability:
         values = {k: at[k].endpoint_probability.get(arm) for k in at}
@@ -399,18 +404,24 @@ def _bottom_line(result: RunResult, scenarios: ScenarioSet) -> str:
             )
             + "."
         )
-    if base.analysis.test != "bayes_posterior":
-        worst = max(
-            (p.type1_error, p.type1_error_se) for v in result.variants.values() for p in v.points
-        )
-        null = treatments[0] if len(treatments) == 1 else "every treatment arm"
-        counted = "either direction" if a.sided == "two" else f"{esc(favour)} favour"
-        out.append(
-            f"The type I error — a significant result in {counted} when {esc(null)} has "
-            f"{esc(a.control)}'s endpoint probability at its point value — is at most "
-            f"{worst[0]:.3f} ± {worst[1]:.3f} for α = {a.alpha:g}"
-            + (" over the variants and sizes." if len(result.variants) > 1 else " over the sizes.")
-        )
+    worst = max(
+        (p.type1_error, p.type1_error_se) for v in result.variants.values() for p in v.points
+    )
+    null = treatments[0] if len(treatments) == 1 else "every treatment arm"
+    bayes = a.test == "bayes_posterior"
+    counted = "either direction" if not bayes and a.sided == "two" else f"{esc(favour)} favour"
+    out.append(
+        f"The type I error — {'success' if bayes else 'a significant result'} in {counted} "
+        f"when {esc(null)} has {esc(a.control)}'s endpoint probability at its point value — is "
+        f"at most {worst[0]:.3f} ± {worst[1]:.3f}"
+        + ("" if bayes else f" for α = {a.alpha:g}")
+        + (" over the variants and sizes" if len(result.variants) > 1 else " over the sizes")
+        + (
+            "; at other true control rates see “Type I error across control rates”."
+            if bayes
+            else "."
+        )  # fmt: skip
+    )
     for name, v in result.variants.items():
         size = v.sample_size
         if size:

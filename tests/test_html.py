@@ -355,6 +355,29 @@ def test_one_sided_report_hides_either_direction_and_names_shown_better():
     assert "the chance of a significant result in some treatment arm's favour" in text
     assert "(assurance): base" not in text
     assert "a significant result in some treatment arm's favour when every treatment arm" in text
+    (last,) = [p for p in result.variants["base"].points if p.n_total == 560]
+    shown = ", ".join(f"{t} {v:.3f}" for t, v in last.extra["power_per_arm"].items())
+    assert f"Shown better: {shown}." in text  # which arm the power comes from
+
+
+def test_bayesian_headline_states_its_type_i_error_and_points_to_the_curve():
+    """The headline of a Bayesian design said nothing about type I error."""
+    s = load_scenario(ROOT / "scenarios" / "ra-phase2-bayes.yaml")
+    arms = list(s.base.arms)
+    pts = [
+        point(n, 0.5, n_per_arm=s.base.n_per_arm(n), type1_error=0.004 + n / 1e5,
+              type1_error_se=0.001, endpoint_probability=dict.fromkeys(arms, 0.3),
+              dropout_fraction=dict.fromkeys(arms, 0.05))
+        for n in s.base.evaluate.n_total
+    ]  # fmt: skip
+    result = RunResult(s.name, 1, 10, "vectorized", {"base": VariantResult("base", pts)})
+    page = Page(report.report_html(result, s, images={}))
+    text = " ".join("".join(page.text).split())
+    assert (
+        "The type I error — success in msc's favour when msc has placebo's endpoint probability "
+        "at its point value — is at most 0.006 ± 0.001 over the sizes; at other true control "
+        "rates see “Type I error across control rates”." in text
+    )
 
 
 def test_arm_given_directly_states_its_probability():
