@@ -482,12 +482,16 @@ def plot_type1_curve(result: RunResult, scenarios: Any) -> Any:
             what = "calibration target" if cal else "alpha"
             top.axhline(level, color="black", ls="--", lw=1, label=f"{what} {level:g}")
         if cal:
+            lo, hi = cal["over"]
             for ax in (top, bottom):
-                ax.axvspan(*cal["over"], color="#f2d16b", alpha=0.25, lw=0)
+                span = f"calibration range {lo:g}–{hi:g}" if ax is top else None
+                ax.axvspan(lo, hi, color="#f2d16b", alpha=0.25, lw=0, label=span)
         point = curve["point_control_rate"]
         for ax in (top, bottom):
-            ax.axvline(point, color="#555555", lw=0.8, ls="-.")
+            assumed = f"assumed control rate {point:.3g}" if ax is top else None
+            ax.axvline(point, color="#555555", lw=0.8, ls="-.", label=assumed)
             ax.grid(alpha=0.3)
+        handles, labels = top.get_legend_handles_labels()
         density = control_prior_density(scenario, x)
         if density is not None:
             twin = top.twinx()
@@ -496,6 +500,8 @@ def plot_type1_curve(result: RunResult, scenarios: Any) -> Any:
             )
             twin.set_yticks([])
             twin.set_ylim(0, float(np.max(density[0])) * 3.0 if np.max(density[0]) > 0 else 1)
+            more = twin.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
         top.set_title(
             f"{name}: {'exact' if curve['method'] == 'exact' else 'simulated'}", fontsize=10
         )
@@ -505,7 +511,9 @@ def plot_type1_curve(result: RunResult, scenarios: Any) -> Any:
         if j == 0:
             top.set_ylabel("type I error\n(both arms at p)")
             bottom.set_ylabel(f"power\n(treatment at p {curve['delta']:+.2f})")
-        top.legend(fontsize=7, loc="upper right")
+        (twin if density is not None else top).legend(
+            handles, labels, fontsize=7, loc="upper right"
+        )
     fig.suptitle("Type I error and power against the true control rate", fontsize=10)
     return fig
 
