@@ -121,6 +121,12 @@ def _legend_below(fig: Figure, ax: Any) -> None:
 # -- power and assurance --------------------------------------------------------------------
 
 
+def variant_title(result: RunResult, name: str) -> str:
+    """A panel's title or tick: the variant's name, or '' when the file has no variants (its
+    one variant is called "base", a word the reader never wrote)."""
+    return "" if len(result.variants) == 1 and name == "base" else name
+
+
 def _has_assurance(variant: VariantResult) -> bool:
     return any(
         p.assurance != p.power or p.assurance_se != p.power_se for p in variant.points
@@ -186,8 +192,8 @@ def power_curve(result: RunResult, variant: str | None = None) -> Figure:
             style = "-" if measure == "power" else "--"
             ax.fill_between(ns, y - 2 * se, y + 2 * se, color=color, alpha=0.15, linewidth=0)
             label = name if len(measures) == 1 else f"{name}: {measure}"
-            if len(names) == 1 and len(measures) == 1:
-                label = measure
+            if len(names) == 1 and (len(measures) == 1 or len(result.variants) == 1):
+                label = measure  # one curve per measure: no variant name (not "base: power")
             ax.plot(
                 ns, y, style, color=color, marker="o", ms=4, label=label, gid=f"{measure}:{name}"
             )
@@ -530,7 +536,7 @@ def burden(result: RunResult) -> Figure | None:
             ax.bar_label(bars, fmt=fmt, fontsize=7)
         ax.set_xticks(
             range(len(names)),
-            names,
+            [variant_title(result, n) for n in names],
             rotation=20 if rotate else 0,
             ha="right" if rotate else "center",
             fontsize=8,
@@ -590,7 +596,7 @@ def stopping(result: RunResult) -> Figure | None:
             ax.text(xi, total + 0.02, f"{total:.2f}", ha="center", fontsize=8)
         ax.set_xticks(x, [str(p.n_total) for p in points])
         ax.set_xlabel("patients randomised in total (n_total)")
-        ax.set_title(name, fontsize=10)
+        ax.set_title(variant_title(result, name), fontsize=10)
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("P(trial stops early)")

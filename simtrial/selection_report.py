@@ -93,6 +93,8 @@ def figure(result: RunResult) -> Figure | None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from simtrial.plots import variant_title
+
     fig = Figure(figsize=(max(6.0, 5.0 * len(names)), 4.2), layout="constrained")
     FigureCanvasAgg(fig)
     axes = np.atleast_1d(fig.subplots(1, len(names), sharey=True, squeeze=False)[0])
@@ -124,7 +126,7 @@ def figure(result: RunResult) -> Figure | None:
         ax.set_xticks(x, [str(p.n_total) for p in points])
         ax.set_xlabel("patients randomised in total (n_total)")
         ax.set_ylim(0, 1)
-        ax.set_title(name, fontsize=10)
+        ax.set_title(variant_title(result, name), fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("probability")
     handles, labels = axes[0].get_legend_handles_labels()
