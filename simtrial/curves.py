@@ -439,7 +439,7 @@ def plot_type1_curve(result: RunResult, scenarios: Any) -> Any:
     rate, one line per ``n_total``, one column per variant; the α (or calibration target)
     line, the calibration range shaded, and the control rate's prior density (grey, right
     axis) when the control response is uncertain. None when no variant has a curve."""
-    from simtrial.plots import _color, _figure
+    from simtrial.plots import _color, _figure, variant_title
 
     names = [n for n, v in result.variants.items() if v.type1_curve]
     if not names:
@@ -502,9 +502,9 @@ def plot_type1_curve(result: RunResult, scenarios: Any) -> Any:
             twin.set_ylim(0, float(np.max(density[0])) * 3.0 if np.max(density[0]) > 0 else 1)
             more = twin.get_legend_handles_labels()
             handles, labels = handles + more[0], labels + more[1]
-        top.set_title(
-            f"{name}: {'exact' if curve['method'] == 'exact' else 'simulated'}", fontsize=10
-        )
+        method = "exact" if curve["method"] == "exact" else "simulated"
+        title = variant_title(result, name)
+        top.set_title(f"{title}: {method}" if title else method, fontsize=10)
         top.set_ylim(bottom=0)
         bottom.set_ylim(0, 1)
         bottom.set_xlabel("true control endpoint probability p")

@@ -337,6 +337,7 @@ def test_run_uses_the_calibrated_threshold_for_points_and_sample_size():
     }
     assert "calibration range 0.15–0.45" in texts
     assert any(t.startswith("assumed control rate 0.") for t in texts)
+    assert fig.axes[0].get_title() == "exact"  # not "base: exact"
 
 
 def test_short_decimal():
