@@ -745,7 +745,7 @@ def extra_rows(points: list[Any]) -> list[tuple[str, str, str]]:
         at = " or ".join(f"{r:g}" for r in rates)
         rows.append(
             (
-                f"P(safety stop) at {at} SAEs/yr",
+                f"P(safety stop) at {at} SAEs per patient-year",
                 f"chance the safety rule stops the trial when the true SAE rate on the treatment "
                 f"is {at} per patient-year ({words} the rule's maximum)",
                 f"safety_stop_probability.{which}",

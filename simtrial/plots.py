@@ -544,6 +544,7 @@ def burden(result: RunResult) -> Figure | None:
         ax.set_title(title, fontsize=10)
         ax.margins(y=0.15)
         ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("per randomised patient (count)")
     if len(arms) > 1:
         axes[0].legend(fontsize=8)
     sizes = sorted({p.n_total for p in points.values()})

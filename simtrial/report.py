@@ -118,7 +118,7 @@ def _safety_stop(which: str) -> Callable[[PointResult], str]:
 
 
 def _rate_label(prefix: str, rates: set[float], fallback: str) -> str:
-    return f"{prefix} {rates.pop():g}/yr" if len(rates) == 1 else f"{prefix} {fallback}"
+    return f"{prefix} {rates.pop():g}/pt-yr" if len(rates) == 1 else f"{prefix} {fallback}"
 
 
 NAMED_LABEL_MAX = 32
@@ -280,6 +280,6 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
     if safety:
         caption += (
             "; P(safety stop): chance the safety rule stops the trial when the true SAE rate is "
-            "half / twice its max"
+            "half / twice its max (SAEs per patient-year, pt-yr)"
         )
     return variant_tables(title, caption, ("n_total", "measure"), names, rows, width)

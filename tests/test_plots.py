@@ -316,6 +316,7 @@ def test_single_variant_figures_do_not_say_base():
     assert fig.axes[0].get_title() == ""
     burden = plots.burden(run_result(base=base))
     assert [t.get_text() for t in burden.axes[0].get_xticklabels()] == [""]
+    assert burden.axes[0].get_ylabel() == "per randomised patient (count)"
 
 
 # -- files ----------------------------------------------------------------------------------

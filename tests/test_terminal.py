@@ -191,10 +191,10 @@ def test_safety_stop_rows_name_their_rates_and_harm_stops_are_listed():
     stop = p["safety_stop_probability"]
     assert (stop["safe_rate_per_year"], stop["unsafe_rate_per_year"]) == (0.2, 0.8)
     cells = parse(render(result, 64))
-    assert cells[("base", 40, "P(safety stop), SAE 0.2/yr")] == fmt(stop["safe_rate"])
-    assert cells[("base", 40, "P(safety stop), SAE 0.8/yr")] == fmt(stop["unsafe_rate"])
+    assert cells[("base", 40, "P(safety stop), SAE 0.2/pt-yr")] == fmt(stop["safe_rate"])
+    assert cells[("base", 40, "P(safety stop), SAE 0.8/pt-yr")] == fmt(stop["unsafe_rate"])
     page = _comparison_table(result)
-    assert "P(safety stop) at 0.8 SAEs/yr" in page
+    assert "P(safety stop) at 0.8 SAEs per patient-year" in page
     assert (
         f"data-key='safety_stop_probability.unsafe_rate' data-value='{stop['unsafe_rate']!r}'"
         in page
