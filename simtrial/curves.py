@@ -58,7 +58,7 @@ from simtrial.analysis import operating
 from simtrial.analysis.design import Design
 from simtrial.engines.base import Progress, point_values
 from simtrial.model import endpoint_law
-from simtrial.results import PointResult, RunResult
+from simtrial.results import PointResult, RunResult, variant_title
 from simtrial.scenario import Scenario
 
 __all__ = [
@@ -439,7 +439,7 @@ def plot_type1_curve(result: RunResult, scenarios: Any) -> Any:
     rate, one line per ``n_total``, one column per variant; the α (or calibration target)
     line, the calibration range shaded, and the control rate's prior density (grey, right
     axis) when the control response is uncertain. None when no variant has a curve."""
-    from simtrial.plots import _color, _figure, variant_title
+    from simtrial.plots import _color, _figure
 
     names = [n for n, v in result.variants.items() if v.type1_curve]
     if not names:

@@ -53,7 +53,7 @@ from simtrial.narrative import (
 from simtrial.narrative import prior_evidence as prior_evidence
 from simtrial.parameters import PriorParam
 from simtrial.report import one_directional
-from simtrial.results import RunResult, VariantResult
+from simtrial.results import RunResult, VariantResult, variant_title
 from simtrial.scenario import ScenarioSet
 from simtrial.sensitivity_report import sensitivity_html
 
@@ -221,6 +221,9 @@ PER_ARM = (
 )
 
 
+STOP_WORDS = {"safety": "safety, at the assumed SAE rate", "harm": "harm (control better)"}
+
+
 def _measures(result: RunResult) -> list[tuple[str, str, str, int, str | None]]:
     """(row label, tooltip, summary key, decimals, SE key) for the comparison table."""
     points = [p for v in result.variants.values() for p in v.points]
@@ -240,8 +243,8 @@ def _measures(result: RunResult) -> list[tuple[str, str, str, int, str | None]]:
         rows.append(("Expected duration (weeks)", "from the first randomisation to the last "
                      "endpoint visit, on average", "expected_duration_weeks"))  # fmt: skip
     if any(_stops(v) for v in result.variants.values()):
-        rows += [(f"Stopped early: {r}", f"chance the trial stops early for {r}",
-                  f"stopped_early.{r}")
+        rows += [(f"Stopped early: {STOP_WORDS.get(r, r)}", f"chance the trial stops early for "
+                  f"{r}, at the assumed effects and SAE rate", f"stopped_early.{r}")
                  for r in ("efficacy", "futility", "safety", "harm")]  # fmt: skip
     rows += extra_rows(points)
     digits = {"infusions_per_patient": 2, "expected_n": 1, "expected_duration_weeks": 1,
@@ -285,7 +288,7 @@ def _comparison_table(result: RunResult) -> str:
     dicts = {n: {p.n_total: p.to_dict() for p in v.points} for n, v in result.variants.items()}
     ns = sorted({n for d in dicts.values() for n in d})
     measures = _measures(result)
-    head = "".join(f"<th>{esc(n)}</th>" for n in names)
+    head = "".join(f"<th>{esc(variant_title(result, n) or 'result')}</th>" for n in names)
     rows = [f"<tr><th>measure</th>{head}</tr>"]
     for n in ns:
         splits = {str(d[n]["n_per_arm"]) for d in dicts.values() if n in d}

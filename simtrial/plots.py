@@ -53,7 +53,7 @@ from matplotlib.transforms import blended_transform_factory
 from simtrial import selection_report
 from simtrial.engines.base import point_values, stream
 from simtrial.model import ArmValues, endpoint_law, response_probability
-from simtrial.results import RunResult, VariantResult
+from simtrial.results import RunResult, VariantResult, variant_title
 from simtrial.scenario import Arm, Endpoint, Scenario, ScenarioSet
 
 __all__ = [
@@ -119,12 +119,6 @@ def _legend_below(fig: Figure, ax: Any) -> None:
 
 
 # -- power and assurance --------------------------------------------------------------------
-
-
-def variant_title(result: RunResult, name: str) -> str:
-    """A panel's title or tick: the variant's name, or '' when the file has no variants (its
-    one variant is called "base", a word the reader never wrote)."""
-    return "" if len(result.variants) == 1 and name == "base" else name
 
 
 def _has_assurance(variant: VariantResult) -> bool:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simtrial.results import PointResult, RunResult
+from simtrial.results import PointResult, RunResult, variant_title
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -92,8 +92,6 @@ def figure(result: RunResult) -> Figure | None:
         return None
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from simtrial.plots import variant_title
 
     fig = Figure(figsize=(max(6.0, 5.0 * len(names)), 4.2), layout="constrained")
     FigureCanvasAgg(fig)

@@ -367,12 +367,16 @@ def test_bayesian_headline_states_its_type_i_error_and_points_to_the_curve():
     pts = [
         point(n, 0.5, n_per_arm=s.base.n_per_arm(n), type1_error=0.004 + n / 1e5,
               type1_error_se=0.001, endpoint_probability=dict.fromkeys(arms, 0.3),
-              dropout_fraction=dict.fromkeys(arms, 0.05))
+              dropout_fraction=dict.fromkeys(arms, 0.05),
+              stopped_early={"efficacy": 0.0, "futility": 0.1, "safety": 0.0, "harm": 0.0})
         for n in s.base.evaluate.n_total
     ]  # fmt: skip
     result = RunResult(s.name, 1, 10, "vectorized", {"base": VariantResult("base", pts)})
     page = Page(report.report_html(result, s, images={}))
+    assert page.header == ["measure", "result"]  # no variants in the file: not "base"
     text = " ".join("".join(page.text).split())
+    assert "Stopped early: safety, at the assumed SAE rate" in text
+    assert "Stopped early: harm (control better)" in text
     assert (
         "The type I error — success in msc's favour when msc has placebo's endpoint probability "
         "at its point value — is at most 0.006 ± 0.001 over the sizes; at other true control "
