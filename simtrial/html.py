@@ -36,11 +36,10 @@ from simtrial.curves import CAPTION, report_section
 from simtrial.design_summary import design_section, extra_rows
 from simtrial.narrative import FIXED as FIXED
 from simtrial.narrative import MEANINGS as MEANINGS
-from simtrial.narrative import SCENARIO_MEANINGS as SCENARIO_MEANINGS
-from simtrial.narrative import SPENDING as SPENDING
-from simtrial.narrative import TESTS as TESTS
-from simtrial.narrative import VAR_KINDS as VAR_KINDS
 from simtrial.narrative import (
+    MEASURES,
+    PER_ARM,
+    STOP_WORDS,
     _question,
     assumption_rows,
     describe_analysis,
@@ -50,6 +49,10 @@ from simtrial.narrative import (
     esc,
     header_comment,
 )
+from simtrial.narrative import SCENARIO_MEANINGS as SCENARIO_MEANINGS
+from simtrial.narrative import SPENDING as SPENDING
+from simtrial.narrative import TESTS as TESTS
+from simtrial.narrative import VAR_KINDS as VAR_KINDS
 from simtrial.narrative import prior_evidence as prior_evidence
 from simtrial.parameters import PriorParam
 from simtrial.report import one_directional
@@ -163,65 +166,6 @@ def _assumptions_table(scenarios: ScenarioSet) -> str:
 
 
 # -- the comparison table -------------------------------------------------------------------
-
-
-MEASURES = (
-    (
-        "Power",
-        "chance the trial succeeds — a significant result in the treatment's favour — with the "
-        "assumed effects",
-        "power",
-    ),
-    (
-        "… in either direction",
-        "chance of a significant result in either direction (a two-sided test also rejects "
-        "when the control does better; such a result is not a success)",
-        "power_any_direction",
-    ),
-    (
-        "Type I error",
-        "chance of a significant result when the treatment's endpoint probability equals the "
-        "control's at its point value (the control's P(endpoint) row; for other control rates "
-        "see the type I error curve); a two-sided test counts rejections in either direction "
-        "(should not exceed α)",
-        "type1_error",
-    ),
-    (
-        "Assurance",
-        "power averaged over the uncertainty in the assumptions (equals power when every "
-        "assumption is a fixed number)",
-        "assurance",
-    ),
-)
-PER_ARM = (
-    (
-        "P(endpoint)",
-        "share of randomised patients meeting the endpoint, with the parameters at their point "
-        "values (the values power uses)",
-        "endpoint_probability",
-    ),
-    (
-        "P(endpoint) over the prior",
-        "the same share averaged over the parameters' distributions (the trials assurance "
-        "averages over)",
-        "endpoint_probability_prior",
-    ),
-    ("Infusions per patient", "infusions given per patient", "infusions_per_patient"),
-    (
-        "AEs per patient",
-        "infusion-related adverse events per patient",
-        "adverse_events_per_patient",
-    ),
-    (
-        "SAEs per patient",
-        "serious adverse events per patient",
-        "serious_adverse_events_per_patient",
-    ),
-    ("Dropout", "share who drop out before the end of follow-up", "dropout_fraction"),
-)
-
-
-STOP_WORDS = {"safety": "safety, at the assumed SAE rate", "harm": "harm (control better)"}
 
 
 def _measures(result: RunResult) -> list[tuple[str, str, str, int, str | None]]:

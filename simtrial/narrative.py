@@ -426,3 +426,64 @@ def assumption_rows(scenario: Scenario) -> list[tuple[str, str, str, str, str]]:
             meaning += f" (a response lasts 1/λ = {1 / value.mean():.3g} weeks on average)"
         rows.append((where, meaning, *_cells(value, scenario.evaluate.point_values)))
     return rows
+
+
+# -- the report's comparison table: row labels and their definitions ---------------------
+
+MEASURES = (
+    (
+        "Power",
+        "chance the trial succeeds — a significant result in the treatment's favour — with the "
+        "assumed effects",
+        "power",
+    ),
+    (
+        "… in either direction",
+        "chance of a significant result in either direction (a two-sided test also rejects "
+        "when the control does better; such a result is not a success)",
+        "power_any_direction",
+    ),
+    (
+        "Type I error",
+        "chance of a significant result when the treatment's endpoint probability equals the "
+        "control's at its point value (the control's P(endpoint) row; for other control rates "
+        "see the type I error curve); a two-sided test counts rejections in either direction "
+        "(should not exceed α)",
+        "type1_error",
+    ),
+    (
+        "Assurance",
+        "power averaged over the uncertainty in the assumptions (equals power when every "
+        "assumption is a fixed number)",
+        "assurance",
+    ),
+)
+PER_ARM = (
+    (
+        "P(endpoint)",
+        "share of randomised patients meeting the endpoint, with the parameters at their point "
+        "values (the values power uses)",
+        "endpoint_probability",
+    ),
+    (
+        "P(endpoint) over the prior",
+        "the same share averaged over the parameters' distributions (the trials assurance "
+        "averages over)",
+        "endpoint_probability_prior",
+    ),
+    ("Infusions per patient", "infusions given per patient", "infusions_per_patient"),
+    (
+        "AEs per patient",
+        "infusion-related adverse events per patient",
+        "adverse_events_per_patient",
+    ),
+    (
+        "SAEs per patient",
+        "serious adverse events per patient",
+        "serious_adverse_events_per_patient",
+    ),
+    ("Dropout", "share who drop out before the end of follow-up", "dropout_fraction"),
+)
+
+
+STOP_WORDS = {"safety": "safety, at the assumed SAE rate", "harm": "harm (control better)"}
