@@ -443,13 +443,15 @@ def _overview(result: RunResult, scenarios: ScenarioSet, notes: str) -> str:
 # -- the page -------------------------------------------------------------------------------
 
 CAPTIONS = {
-    "power.png": "Power (solid) — the chance that the trial gives a significant result — for "
-    "each total sample size, at the assumed effects; dashed: assurance, the same averaged over "
+    "power.png": "Power (solid) — the chance that the trial gives a significant result in the "
+    "treatment's favour — for each total sample size, with every parameter at its point value "
+    "(as in the table); dashed: assurance, the same averaged over "
     "the uncertainty in the assumptions (drawn only when it differs). Bands: ±2 Monte Carlo "
     "standard errors. With a sample-size search, the dotted lines mark the goal and the "
     "chosen size, open circles the sizes the search evaluated.",
     "response.png": "Share of patients responding, week by week, among patients who stay in the "
-    "study, at the assumed means: lines are the model's closed form c·π(t); circles are "
+    "study, with every parameter at its point value (the mean, or the median when the mean is "
+    "no typical value; see Assumptions): lines are the model's closed form c·π(t); circles are "
     "simulated patients (a check of the closed form; for arms that re-dose on loss, which have "
     "no closed form, the simulated points are the curve). Triangles mark planned infusions; "
     "the shaded band is when the endpoint is assessed. An arm whose endpoint probability is "

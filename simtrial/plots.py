@@ -27,7 +27,8 @@ Choices:
   markers), with the goal as a horizontal line and the chosen ``n_total`` as a vertical one.
 - Burden is read at the largest ``n_total`` of each variant (per-patient figures do not depend
   on ``n_total``; the largest has the smallest Monte Carlo error).
-- Response curves are ``c·π(t)`` at the parameters' means — patients who stay in the study.
+- Response curves are ``c·π(t)`` at the parameters' point values (means, or medians where a
+  mean is no typical value) — patients who stay in the study.
   An arm given by ``endpoint_probability`` has no time course: it is drawn at the endpoint
   only. Arms that re-dose on loss have no closed form: their curve is simulated with
   :func:`~simtrial.engines.vectorized.simulate_arm` at a grid of weeks (no dropout, responder

@@ -398,3 +398,16 @@ def test_arm_given_directly_states_its_probability():
         "placebo: probability of meeting the endpoint given directly, "
         "{prior: as_placebo/theta_new}, point value 0.2584 (mean)"
     )
+
+
+def test_plot_captions_say_direction_and_point_values():
+    """'at the assumed means' was wrong for a parameter whose point value is its median, and
+    the power caption did not say in whose favour."""
+    assert "significant result in the treatment's favour" in report.CAPTIONS["power.png"]
+    assert "point value" in report.CAPTIONS["power.png"]
+    assert "assumed means" not in report.CAPTIONS["response.png"]
+    assert "the median when the mean is no typical value" in report.CAPTIONS["response.png"]
+    assert (
+        "at the assumed effects (every parameter at its point value"
+        in (report.CAPTIONS["stopping.png"])
+    )
