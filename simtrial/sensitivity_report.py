@@ -37,7 +37,7 @@ def sweep_tables(result: SweepResult, measure: str = "power") -> list[Any]:
                     table.add_row(row_label, *cells)
             else:
                 table.add_column(result.paths[0])
-                for col in ("power", "type I error", "assurance", "P(endpoint)"):
+                for col in ("power", "type I error", "assurance", "P(endpoint) at point values"):
                     table.add_column(col, justify="right")
                 for i, row_label in enumerate(result.labels[0]):
                     c = result.cell(vname, (i,), n)
@@ -47,9 +47,13 @@ def sweep_tables(result: SweepResult, measure: str = "power") -> list[Any]:
                         _pm(p.power, p.power_se),
                         _pm(p.type1_error, p.type1_error_se),
                         _pm(p.assurance, p.assurance_se),
-                        " / ".join(f"{v:.2f}" for v in p.endpoint_probability.values()),
+                        " / ".join(f"{v:.3f}" for v in p.endpoint_probability.values()),
                     )
-                table.caption = f"P(endpoint) per arm: {' / '.join(result.arms)}"
+                table.caption = (
+                    f"P(endpoint) per arm: {' / '.join(result.arms)}; power: a significant "
+                    "result in the treatment's favour; type I error: the treatment given the "
+                    "control's endpoint probability"
+                )
             tables.append(table)
     return tables
 
