@@ -433,8 +433,8 @@ def assumption_rows(scenario: Scenario) -> list[tuple[str, str, str, str, str]]:
 MEASURES = (
     (
         "Power",
-        "chance the trial succeeds — a significant result in the treatment's favour — with the "
-        "assumed effects",
+        "chance the trial succeeds — a significant result in the treatment's favour — with "
+        "every parameter at its point value (see Assumptions)",
         "power",
     ),
     (

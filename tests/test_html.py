@@ -336,6 +336,10 @@ def test_headline_says_direction_values_and_how_type_i_is_judged(as_run):
     )
     assert "over the variants and sizes." in text
     assert "… in either direction" in text  # two-sided: the row is kept
+    assert (
+        "Powerchance the trial succeeds — a significant result in the treatment's favour — with "
+        "every parameter at its point value" in text
+    )
 
 
 def test_one_sided_report_hides_either_direction_and_names_shown_better():
