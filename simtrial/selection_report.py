@@ -128,7 +128,7 @@ def figure(result: RunResult) -> Figure | None:
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("probability")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8)
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
     fig.suptitle("Selection at the interim and power per arm", fontsize=11)
     return fig
 

@@ -29,6 +29,10 @@ def test_figure_legend_and_axis_say_what_selected_means(result):
     assert "FWER (every arm like the control)" in texts
     assert fig.axes[0].get_xlabel() == "patients randomised in total (n_total)"
     assert fig.axes[0].get_title() == ""  # no variants in the file: not titled "base"
+    # the longer labels still fit inside the figure (not cut at its edges)
+    fig.canvas.draw()
+    box, page = fig.legends[0].get_window_extent(), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1
     assert "stops for success at the interim selects no arm" in CAPTION
     assert "shown better more often than it is selected" in CAPTION
 
