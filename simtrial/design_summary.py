@@ -669,7 +669,21 @@ def summary_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:
         else:
             for name, value in zip(names, values, strict=True):
                 lines += [(f"{label} [{name}]", text) for label, text in _section_lines(key, value)]
+    if any(variants[n]["analysis"].get("calibrated") for n in names):
+        # the counts come from the rule as written; the results use the calibrated one
+        lines = [
+            (label, CALIBRATED_COUNTS + text)
+            if label.startswith("critical counts")
+            else (label, text)
+            for label, text in lines
+        ]
     return lines
+
+
+CALIBRATED_COUNTS = (
+    "with the threshold or alpha as written, not the calibrated one the results use (whose "
+    "counts can differ; see the type I error curve): "
+)
 
 
 def terminal_summary(summary: dict[str, Any]) -> Any:

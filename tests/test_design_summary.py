@@ -328,3 +328,17 @@ def test_single_look_is_read_as_the_tests_p_value_not_a_z_boundary():
         "one final analysis: success needs the test's two-sided p ≤ 0.0500 "
         "(for a z statistic: |z| ≥ 1.9600)"
     )
+
+
+def test_critical_counts_of_a_calibrated_rule_say_they_are_at_the_written_threshold():
+    """ra-phase2-bayes: the counts (14/30 at n_total 60) are those of the written 0.975; the
+    run uses 0.9931, which needs 15/30. The line must not read as the design that runs."""
+    s = load_scenario(ROOT / "scenarios" / "ra-phase2-bayes.yaml")
+    lines = dict(summary_lines(design_summary(s)))
+    assert lines["critical counts"].startswith(
+        "with the threshold or alpha as written, not the calibrated one the results use"
+    )
+    plain = dict(
+        summary_lines(design_summary(load_scenario(ROOT / "scenarios" / "as-schedules.yaml")))
+    )
+    assert plain["critical counts"].startswith("boundary[x_c]")
