@@ -33,7 +33,7 @@ from typing import Any
 # ``X as X``: re-exported, for imports from before the plain words moved to narrative.py
 from simtrial import selection_report
 from simtrial.curves import CAPTION, report_section
-from simtrial.design_summary import design_section, extra_rows
+from simtrial.design_summary import design_section
 from simtrial.narrative import FIXED as FIXED
 from simtrial.narrative import MEANINGS as MEANINGS
 from simtrial.narrative import (
@@ -47,6 +47,7 @@ from simtrial.narrative import (
     describe_endpoint,
     describe_variant,
     esc,
+    extra_rows,
     header_comment,
 )
 from simtrial.narrative import SCENARIO_MEANINGS as SCENARIO_MEANINGS

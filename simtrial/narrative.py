@@ -487,3 +487,53 @@ PER_ARM = (
 
 
 STOP_WORDS = {"safety": "safety, at the assumed SAE rate", "harm": "harm (control better)"}
+
+
+OPERATIONS = (
+    (
+        "Mean infusion delay (weeks)",
+        "weeks from an infusion's due date to when it was given, over given infusions (des "
+        "engine: infusion slots and cell-dose supply)",
+        "mean_infusion_delay_weeks",
+    ),
+    (
+        "Infusions delayed",
+        "share of given infusions that were given late",
+        "infusions_delayed_fraction",
+    ),
+    (
+        "Infusions missed",
+        "infusions per randomised patient not given before the endpoint (the patient left "
+        "the study while waiting)",
+        "infusions_missed_before_endpoint",
+    ),
+)
+
+
+def extra_rows(points: list[Any]) -> list[tuple[str, str, str]]:
+    """(label, tooltip, summary.json key) of the report's comparison-table rows for the
+    operations metrics (des engine, per arm) and the safety-stop probabilities (with the SAE
+    rates they were computed at)."""
+    rows: list[tuple[str, str, str]] = []
+    for label, tip, key in OPERATIONS:
+        arms: list[str] = []
+        for p in points:
+            arms += [a for a in p.extra.get(key, {}) if a not in arms]
+        rows += [(f"{label}, {a}", tip, f"{key}.{a}") for a in arms]
+    safety = [
+        p.extra["safety_stop_probability"] for p in points if "safety_stop_probability" in p.extra
+    ]
+    for which, words in (("safe_rate", "half"), ("unsafe_rate", "twice")):
+        rates = sorted({s[f"{which}_per_year"] for s in safety})
+        if not rates:
+            continue
+        at = " or ".join(f"{r:g}" for r in rates)
+        rows.append(
+            (
+                f"P(safety stop) at {at} SAEs per patient-year",
+                f"chance the safety rule stops the trial when the true SAE rate on the treatment "
+                f"is {at} per patient-year ({words} the rule's maximum)",
+                f"safety_stop_probability.{which}",
+            )
+        )
+    return rows
