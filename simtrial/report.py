@@ -274,7 +274,7 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
     if any("expected n" == label for label, _ in measures):
         caption += (
             "; stopped eff/fut/saf/harm: chance of stopping early for efficacy, futility, "
-            f"safety, harm ({control} better)"
+            f"safety, harm ({control} better), at the point values and the assumed SAE rate"
         )
     caption += selection_report.caption(points)
     if safety:

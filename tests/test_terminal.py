@@ -272,6 +272,7 @@ def test_one_sided_and_selection_rows_read_without_the_yaml(tmp_path):
     assert "'shown better' can exceed it" in caption
     assert "type I error: every treatment arm given placebo's endpoint probability" in caption
     assert "stopped eff/fut/saf/harm: chance of stopping early for efficacy" in caption
+    assert "harm (placebo better), at the point values and the assumed SAE rate" in caption
 
 
 def test_two_sided_table_names_the_treatment_and_keeps_either_direction():
