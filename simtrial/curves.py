@@ -58,7 +58,7 @@ from simtrial.analysis import operating
 from simtrial.analysis.design import Design
 from simtrial.engines.base import Progress, point_values
 from simtrial.model import endpoint_law
-from simtrial.results import PointResult, RunResult
+from simtrial.results import PointResult, RunResult, variant_title
 from simtrial.scenario import Scenario
 
 __all__ = [
@@ -372,14 +372,16 @@ def terminal_lines(result: RunResult) -> list[str]:
             continue
         worst = max(curve["points"], key=lambda p: p["worst_type1_error"])
         lo, hi = curve["control_rate"][0], curve["control_rate"][-1]
-        text = (
-            f"type I error curve ({name}, {curve['method']}): "
-            f"worst {worst['worst_type1_error']:.4f}"
-            f" at control rate {worst['worst_at_control_rate']:.2f} (n_total {worst['n_total']}; "
-            f"rates {lo:.2f}-{hi:.2f})"
-        )
         cal = curve.get("calibration")
         infos = [p.extra["calibration"] for p in variant.points if "calibration" in p.extra]
+        rule = f", calibrated {cal['parameter']}" if cal and infos else ""
+        text = (
+            f"type I error across true control rates ({name}, {curve['method']}{rule}; both "
+            f"arms at the same rate, every rejection counted): worst "
+            f"{worst['worst_type1_error']:.4f} at a control rate of "
+            f"{worst['worst_at_control_rate']:.2f} (n_total {worst['n_total']}; rates "
+            f"{lo:.2f}-{hi:.2f} checked)"
+        )
         if cal and infos:
             thresholds = ", ".join(
                 f"{p.n_total}: {p.extra['calibration']['calibrated']:g}"
@@ -388,10 +390,12 @@ def terminal_lines(result: RunResult) -> list[str]:
             )
             after = max(i["worst_type1_error"] for i in infos)
             before = max(i["written_worst_type1_error"] for i in infos)
+            over = f"{cal['over'][0]:g}-{cal['over'][1]:g}"
             text += (
-                f"; calibrated {cal['parameter']} (written {infos[0]['written']:g}) per n_total "
-                f"{thresholds}: worst over {cal['over'][0]:g}-{cal['over'][1]:g} "
-                f"{after:.4f} <= {cal['type1_error']:g} (written: {before:.4f})"
+                f". The {cal['parameter']} as written, {infos[0]['written']:g}, would allow "
+                f"{before:.4f} at worst over control rates {over}; the calibrated threshold per "
+                f"n_total ({thresholds}) keeps it at {after:.4f} <= {cal['type1_error']:g}, and "
+                "every result above uses it"
             )
         lines.append(text)
     return lines
@@ -478,12 +482,16 @@ def plot_type1_curve(result: RunResult, scenarios: Any) -> Any:
             what = "calibration target" if cal else "alpha"
             top.axhline(level, color="black", ls="--", lw=1, label=f"{what} {level:g}")
         if cal:
+            lo, hi = cal["over"]
             for ax in (top, bottom):
-                ax.axvspan(*cal["over"], color="#f2d16b", alpha=0.25, lw=0)
+                span = f"calibration range {lo:g}–{hi:g}" if ax is top else None
+                ax.axvspan(lo, hi, color="#f2d16b", alpha=0.25, lw=0, label=span)
         point = curve["point_control_rate"]
         for ax in (top, bottom):
-            ax.axvline(point, color="#555555", lw=0.8, ls="-.")
+            assumed = f"assumed control rate {point:.3g}" if ax is top else None
+            ax.axvline(point, color="#555555", lw=0.8, ls="-.", label=assumed)
             ax.grid(alpha=0.3)
+        handles, labels = top.get_legend_handles_labels()
         density = control_prior_density(scenario, x)
         if density is not None:
             twin = top.twinx()
@@ -492,16 +500,20 @@ def plot_type1_curve(result: RunResult, scenarios: Any) -> Any:
             )
             twin.set_yticks([])
             twin.set_ylim(0, float(np.max(density[0])) * 3.0 if np.max(density[0]) > 0 else 1)
-        top.set_title(
-            f"{name}: {'exact' if curve['method'] == 'exact' else 'simulated'}", fontsize=10
-        )
+            more = twin.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
+        method = "exact" if curve["method"] == "exact" else "simulated"
+        title = variant_title(result, name)
+        top.set_title(f"{title}: {method}" if title else method, fontsize=10)
         top.set_ylim(bottom=0)
         bottom.set_ylim(0, 1)
         bottom.set_xlabel("true control endpoint probability p")
         if j == 0:
             top.set_ylabel("type I error\n(both arms at p)")
             bottom.set_ylabel(f"power\n(treatment at p {curve['delta']:+.2f})")
-        top.legend(fontsize=7, loc="upper right")
+        (twin if density is not None else top).legend(
+            handles, labels, fontsize=7, loc="upper right"
+        )
     fig.suptitle("Type I error and power against the true control rate", fontsize=10)
     return fig
 

@@ -40,6 +40,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -535,7 +536,10 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
         elif s.get("efficacy_z") is not None:
             z, p = s["efficacy_z"][0], s["nominal_p"][0]
             stat = "|z|" if s["sided"] == "two" else "z"
-            text = f"one final analysis: {stat} ≥ {z:.4f} (p ≤ {_p(p)})"
+            text = (
+                f"one final analysis: success needs the test's {s['sided']}-sided p ≤ {_p(p)} "
+                f"(for a z statistic: {stat} ≥ {z:.4f})"
+            )
             if s.get("multiplicity"):
                 text += f" overall; each comparison's level adjusted by {s['multiplicity']}"
             lines.append(("looks", text))
@@ -573,7 +577,7 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
         return lines
     if key == "priors":
         lines = []
-        for pr in s:
+        for pr, arms in _group_priors(s):
             ess = pr.get("ess")
             if not ess:
                 ess_text = "ESS: none"
@@ -585,10 +589,13 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
                 if pr.get("robust_weight")
                 else ""
             )
+            where = pr["where"]
+            if len(arms) > 1:
+                where = f"arms {', '.join(arms)}: each {where.split('.', 2)[2]}"
             lines.append(
                 (
                     "prior",
-                    f"{pr['where']} = {pr['written']}{robust}: mean {pr['mean']:.4g}; "
+                    f"{where} = {pr['written']}{robust}: mean {pr['mean']:.4g}; "
                     f"{ess_text} — {pr['role']}",
                 )
             )
@@ -620,9 +627,33 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
     if key == "enrolment":
         return [("enrolment", f"Poisson, {s['rate_per_week']:g} patients per week")]
     if key == "dropout":
-        text = "; ".join(f"{arm} {d['per_year']:g}/yr" for arm, d in s.items())
-        return [("dropout", f"{text} (P(drop out within 52 weeks))")]
+        rates = {d["per_year"] for d in s.values()}
+        if len(rates) == 1 and len(s) > 1:
+            text = f"every arm {rates.pop():g}"
+        else:
+            text = ", ".join(f"{arm} {d['per_year']:g}" for arm, d in s.items())
+        return [
+            ("dropout", f"{text}: probability of dropping out within 52 weeks (a risk, not a rate)")
+        ]
     raise KeyError(key)
+
+
+def _group_priors(priors: list[dict[str, Any]]) -> list[tuple[dict[str, Any], list[str]]]:
+    """Priors with the arms that share them: the entries ``arms.<arm>.<rest>`` that differ only
+    in the arm (same parameter, prior, mean, ESS and role) become one entry, in the order of
+    their first arm, so three schedules of one treatment give one line per parameter."""
+    groups: dict[Any, tuple[dict[str, Any], list[str]]] = {}
+    for pr in priors:
+        parts = pr["where"].split(".", 2)
+        if parts[0] != "arms" or len(parts) < 3:
+            groups[id(pr)] = (pr, [])
+            continue
+        key = json.dumps({**pr, "where": parts[2]}, sort_keys=True, default=str)
+        if key in groups:
+            groups[key][1].append(parts[1])
+        else:
+            groups[key] = (pr, [parts[1]])
+    return list(groups.values())
 
 
 def summary_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:
@@ -638,7 +669,21 @@ def summary_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:
         else:
             for name, value in zip(names, values, strict=True):
                 lines += [(f"{label} [{name}]", text) for label, text in _section_lines(key, value)]
+    if any(variants[n]["analysis"].get("calibrated") for n in names):
+        # the counts come from the rule as written; the results use the calibrated one
+        lines = [
+            (label, CALIBRATED_COUNTS + text)
+            if label.startswith("critical counts")
+            else (label, text)
+            for label, text in lines
+        ]
     return lines
+
+
+CALIBRATED_COUNTS = (
+    "with the threshold or alpha as written, not the calibrated one the results use (whose "
+    "counts can differ; see the type I error curve): "
+)
 
 
 def terminal_summary(summary: dict[str, Any]) -> Any:
@@ -671,56 +716,6 @@ def design_section(result: Any, scenarios: ScenarioSet) -> str:
         "<p>What the trial is and how it decides, as simulated (also under <code>design</code> "
         "in summary.json, with the full decision boundaries).</p>" + html_summary(summary)
     )
-
-
-OPERATIONS = (
-    (
-        "Mean infusion delay (weeks)",
-        "weeks from an infusion's due date to when it was given, over given infusions (des "
-        "engine: infusion slots and cell-dose supply)",
-        "mean_infusion_delay_weeks",
-    ),
-    (
-        "Infusions delayed",
-        "share of given infusions that were given late",
-        "infusions_delayed_fraction",
-    ),
-    (
-        "Infusions missed",
-        "infusions per randomised patient not given before the endpoint (the patient left "
-        "the study while waiting)",
-        "infusions_missed_before_endpoint",
-    ),
-)
-
-
-def extra_rows(points: list[Any]) -> list[tuple[str, str, str]]:
-    """(label, tooltip, summary.json key) of the report's comparison-table rows for the
-    operations metrics (des engine, per arm) and the safety-stop probabilities (with the SAE
-    rates they were computed at)."""
-    rows: list[tuple[str, str, str]] = []
-    for label, tip, key in OPERATIONS:
-        arms: list[str] = []
-        for p in points:
-            arms += [a for a in p.extra.get(key, {}) if a not in arms]
-        rows += [(f"{label}, {a}", tip, f"{key}.{a}") for a in arms]
-    safety = [
-        p.extra["safety_stop_probability"] for p in points if "safety_stop_probability" in p.extra
-    ]
-    for which, words in (("safe_rate", "half"), ("unsafe_rate", "twice")):
-        rates = sorted({s[f"{which}_per_year"] for s in safety})
-        if not rates:
-            continue
-        at = " or ".join(f"{r:g}" for r in rates)
-        rows.append(
-            (
-                f"P(safety stop) at {at} SAEs/yr",
-                f"chance the safety rule stops the trial when the true SAE rate on the treatment "
-                f"is {at} per patient-year ({words} the rule's maximum)",
-                f"safety_stop_probability.{which}",
-            )
-        )
-    return rows
 
 
 make_callable(__name__)  # ``from simtrial import design_summary; design_summary(s)``

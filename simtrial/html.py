@@ -33,14 +33,13 @@ from typing import Any
 # ``X as X``: re-exported, for imports from before the plain words moved to narrative.py
 from simtrial import selection_report
 from simtrial.curves import CAPTION, report_section
-from simtrial.design_summary import design_section, extra_rows
+from simtrial.design_summary import design_section
 from simtrial.narrative import FIXED as FIXED
 from simtrial.narrative import MEANINGS as MEANINGS
-from simtrial.narrative import SCENARIO_MEANINGS as SCENARIO_MEANINGS
-from simtrial.narrative import SPENDING as SPENDING
-from simtrial.narrative import TESTS as TESTS
-from simtrial.narrative import VAR_KINDS as VAR_KINDS
 from simtrial.narrative import (
+    MEASURES,
+    PER_ARM,
+    STOP_WORDS,
     _question,
     assumption_rows,
     describe_analysis,
@@ -48,11 +47,17 @@ from simtrial.narrative import (
     describe_endpoint,
     describe_variant,
     esc,
+    extra_rows,
     header_comment,
 )
+from simtrial.narrative import SCENARIO_MEANINGS as SCENARIO_MEANINGS
+from simtrial.narrative import SPENDING as SPENDING
+from simtrial.narrative import TESTS as TESTS
+from simtrial.narrative import VAR_KINDS as VAR_KINDS
 from simtrial.narrative import prior_evidence as prior_evidence
 from simtrial.parameters import PriorParam
-from simtrial.results import RunResult, VariantResult
+from simtrial.report import one_directional
+from simtrial.results import RunResult, VariantResult, variant_title
 from simtrial.scenario import ScenarioSet
 from simtrial.sensitivity_report import sensitivity_html
 
@@ -164,67 +169,14 @@ def _assumptions_table(scenarios: ScenarioSet) -> str:
 # -- the comparison table -------------------------------------------------------------------
 
 
-MEASURES = (
-    (
-        "Power",
-        "chance the trial succeeds — a significant result in the treatment's favour — with the "
-        "assumed effects",
-        "power",
-    ),
-    (
-        "… in either direction",
-        "chance of a significant result in either direction (a two-sided test also rejects "
-        "when the control does better; such a result is not a success)",
-        "power_any_direction",
-    ),
-    (
-        "Type I error",
-        "chance of a significant result when the treatment is no better than the control "
-        "(should not exceed α)",
-        "type1_error",
-    ),
-    (
-        "Assurance",
-        "power averaged over the uncertainty in the assumptions (equals power when every "
-        "assumption is a fixed number)",
-        "assurance",
-    ),
-)
-PER_ARM = (
-    (
-        "P(endpoint)",
-        "share of randomised patients meeting the endpoint, with the parameters at their point "
-        "values (the values power uses)",
-        "endpoint_probability",
-    ),
-    (
-        "P(endpoint) over the prior",
-        "the same share averaged over the parameters' distributions (the trials assurance "
-        "averages over)",
-        "endpoint_probability_prior",
-    ),
-    ("Infusions per patient", "infusions given per patient", "infusions_per_patient"),
-    (
-        "AEs per patient",
-        "infusion-related adverse events per patient",
-        "adverse_events_per_patient",
-    ),
-    (
-        "SAEs per patient",
-        "serious adverse events per patient",
-        "serious_adverse_events_per_patient",
-    ),
-    ("Dropout", "share who drop out before the end of follow-up", "dropout_fraction"),
-)
-
-
 def _measures(result: RunResult) -> list[tuple[str, str, str, int, str | None]]:
     """(row label, tooltip, summary key, decimals, SE key) for the comparison table."""
     points = [p for v in result.variants.values() for p in v.points]
-    rows = list(MEASURES)
+    rows = [m for m in MEASURES if m[2] != "power_any_direction" or not one_directional(result)]
     se = {key for _, _, key in MEASURES}
     for t in points[0].extra.get("power_per_arm", {}) if points else ():
-        rows.append((f"Power, {t}", "chance this comparison is significant", f"power_per_arm.{t}"))
+        rows.append((f"Shown better, {t}", f"chance that {t} is shown better than the control",
+                     f"power_per_arm.{t}"))  # fmt: skip
     for label, tip, key in PER_ARM:
         arms: list[str] = []
         for p in points:
@@ -236,8 +188,8 @@ def _measures(result: RunResult) -> list[tuple[str, str, str, int, str | None]]:
         rows.append(("Expected duration (weeks)", "from the first randomisation to the last "
                      "endpoint visit, on average", "expected_duration_weeks"))  # fmt: skip
     if any(_stops(v) for v in result.variants.values()):
-        rows += [(f"Stopped early: {r}", f"chance the trial stops early for {r}",
-                  f"stopped_early.{r}")
+        rows += [(f"Stopped early: {STOP_WORDS.get(r, r)}", f"chance the trial stops early for "
+                  f"{r}, at the assumed effects and SAE rate", f"stopped_early.{r}")
                  for r in ("efficacy", "futility", "safety", "harm")]  # fmt: skip
     rows += extra_rows(points)
     digits = {"infusions_per_patient": 2, "expected_n": 1, "expected_duration_weeks": 1,
@@ -281,7 +233,7 @@ def _comparison_table(result: RunResult) -> str:
     dicts = {n: {p.n_total: p.to_dict() for p in v.points} for n, v in result.variants.items()}
     ns = sorted({n for d in dicts.values() for n in d})
     measures = _measures(result)
-    head = "".join(f"<th>{esc(n)}</th>" for n in names)
+    head = "".join(f"<th>{esc(variant_title(result, n) or 'result')}</th>" for n in names)
     rows = [f"<tr><th>measure</th>{head}</tr>"]
     for n in ns:
         splits = {str(d[n]["n_per_arm"]) for d in dicts.values() if n in d}
@@ -350,22 +302,32 @@ def _bottom_line(result: RunResult, scenarios: ScenarioSet) -> str:
     several = len(at) > 1
     order = sorted(at, key=lambda k: -at[k].power)
     per_arm = ", ".join(f"{k} {a}" for a, k in next(iter(at.values())).n_per_arm.items())
+    a = base.analysis
+    treatments = [a.treatment] if isinstance(a.treatment, str) else list(a.treatment)
+    favour = f"{treatments[0]}'s" if len(treatments) == 1 else "some treatment arm's"
     powers = [f"{at[k].power:.2f}" + (f" for {esc(k)}" if several else "") for k in order]
     listed = ", ".join(powers[:-1]) + " and " + powers[-1] if several else powers[0]
     out = [
         f"With {n} patients ({esc(per_arm)}), the power — the chance of a significant result "
-        f"in the treatment's favour, with every parameter at its point value (see "
+        f"in {esc(favour)} favour, with every parameter at its point value (see "
         f"Assumptions) — is {listed}."
     ]
+    by_arm = next(iter(at.values())).extra.get("power_per_arm") if not several else None
+    if by_arm and len(by_arm) > 1:  # several arms: which one is shown better
+        out.append(
+            "Shown better: " + ", ".join(f"{esc(t)} {v:.3f}" for t, v in by_arm.items()) + "."
+        )
     shares = []
     for arm in next(iter(at.values())).endpoint_probability:
         values = {k: at[k].endpoint_probability.get(arm) for k in at}
-        text = {k: f"{v:.2f}" for k, v in values.items() if v is not None}
+        text = {k: f"{v:.3f}" for k, v in values.items() if v is not None}
         if len(set(text.values())) == 1 or not several:
             shares.append(f"{esc(arm)} {next(iter(text.values()))}")
         else:
             shares.append(f"{esc(arm)} " + ", ".join(f"{text[k]} with {esc(k)}" for k in text))
-    out.append(f"Share of patients meeting the endpoint: {'; '.join(shares)}.")
+    out.append(
+        f"Share of patients meeting the endpoint, at the same point values: {'; '.join(shares)}."
+    )
     caution = [k for k in order if _mostly_for_control(at[k].to_dict())]
     if caution:
         out.append(
@@ -376,7 +338,7 @@ def _bottom_line(result: RunResult, scenarios: ScenarioSet) -> str:
     if any(at[k].assurance != at[k].power for k in at):
         out.append(
             "Averaged over the uncertainty in the assumptions (assurance): "
-            + "; ".join(f"{esc(k)} {at[k].assurance:.2f}" for k in order)
+            + "; ".join(f"{esc(k) + ' ' if several else ''}{at[k].assurance:.2f}" for k in order)
             + "."
         )
     stops = {k: sum(at[k].stopped_early.values()) for k in order}
@@ -390,14 +352,24 @@ def _bottom_line(result: RunResult, scenarios: ScenarioSet) -> str:
             )
             + "."
         )
-    if base.analysis.test != "bayes_posterior":
-        worst = max(
-            (p.type1_error, p.type1_error_se) for v in result.variants.values() for p in v.points
-        )
-        out.append(
-            f"The type I error (a significant result when the treatment is no better) "
-            f"is at most {worst[0]:.3f} ± {worst[1]:.3f} for α = {base.analysis.alpha:g}."
-        )
+    worst = max(
+        (p.type1_error, p.type1_error_se) for v in result.variants.values() for p in v.points
+    )
+    null = treatments[0] if len(treatments) == 1 else "every treatment arm"
+    bayes = a.test == "bayes_posterior"
+    counted = "either direction" if not bayes and a.sided == "two" else f"{esc(favour)} favour"
+    out.append(
+        f"The type I error — {'success' if bayes else 'a significant result'} in {counted} "
+        f"when {esc(null)} has {esc(a.control)}'s endpoint probability at its point value — is "
+        f"at most {worst[0]:.3f} ± {worst[1]:.3f}"
+        + ("" if bayes else f" for α = {a.alpha:g}")
+        + (" over the variants and sizes" if len(result.variants) > 1 else " over the sizes")
+        + (
+            "; at other true control rates see “Type I error across control rates”."
+            if bayes
+            else "."
+        )  # fmt: skip
+    )
     for name, v in result.variants.items():
         size = v.sample_size
         if size:
@@ -472,23 +444,27 @@ def _overview(result: RunResult, scenarios: ScenarioSet, notes: str) -> str:
 # -- the page -------------------------------------------------------------------------------
 
 CAPTIONS = {
-    "power.png": "Power (solid) — the chance that the trial gives a significant result — for "
-    "each total sample size, at the assumed effects; dashed: assurance, the same averaged over "
+    "power.png": "Power (solid) — the chance that the trial gives a significant result in the "
+    "treatment's favour — for each total sample size, with every parameter at its point value "
+    "(as in the table); dashed: assurance, the same averaged over "
     "the uncertainty in the assumptions (drawn only when it differs). Bands: ±2 Monte Carlo "
     "standard errors. With a sample-size search, the dotted lines mark the goal and the "
     "chosen size, open circles the sizes the search evaluated.",
     "response.png": "Share of patients responding, week by week, among patients who stay in the "
-    "study, at the assumed means: lines are the model's closed form c·π(t); circles are "
+    "study, with every parameter at its point value (the mean, or the median when the mean is "
+    "no typical value; see Assumptions): lines are the model's closed form c·π(t); circles are "
     "simulated patients (a check of the closed form; for arms that re-dose on loss, which have "
     "no closed form, the simulated points are the curve). Triangles mark planned infusions; "
     "the shaded band is when the endpoint is assessed. An arm whose endpoint probability is "
     "given directly appears only there.",
     "burden.png": "What each schedule costs a patient: infusions, infusion-related adverse "
     "events and serious adverse events per randomised patient (simulated, at the largest size "
-    "evaluated).",
+    "evaluated, with every parameter at its point value and SAEs at the rate the scenario "
+    "assumes; counts per patient over the time in the study, not rates per patient-year).",
     "type1_curve.png": CAPTION,
     "stopping.png": "Chance that a trial stops at an interim look, by reason, at each sample "
-    "size (stacked; the number on top is the total).",
+    "size, at the assumed effects (every parameter at its point value; stacked; the number on "
+    "top is the total). Harm: a two-sided test rejecting at an interim with the control better.",
     "selection.png": selection_report.CAPTION,
 }
 

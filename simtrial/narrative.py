@@ -176,7 +176,12 @@ def describe_analysis(scenario: Scenario) -> str:
 def describe_arm(name: str, scenario: Scenario) -> str:
     arm = scenario.arms[name]
     if arm.schedule is None:
-        return f"{name}: probability of meeting the endpoint given directly"
+        written, used, _ = _cells(arm.endpoint_probability)
+        value = written if written == used else f"{written}, point value {used}"
+        return (
+            f"{name}: probability of meeting the endpoint given directly, {value} (for "
+            "patients still in the study then)"
+        )
     text = f"{name}: infusions at weeks {_weeks(arm.schedule.infusion_weeks)}"
     r = arm.schedule.redose_on_loss
     if r is not None:
@@ -420,4 +425,115 @@ def assumption_rows(scenario: Scenario) -> list[tuple[str, str, str, str, str]]:
         if path == "response.loss_per_week" and value.mean() > 0:
             meaning += f" (a response lasts 1/λ = {1 / value.mean():.3g} weeks on average)"
         rows.append((where, meaning, *_cells(value, scenario.evaluate.point_values)))
+    return rows
+
+
+# -- the report's comparison table: row labels and their definitions ---------------------
+
+MEASURES = (
+    (
+        "Power",
+        "chance the trial succeeds — a significant result in the treatment's favour — with "
+        "every parameter at its point value (see Assumptions)",
+        "power",
+    ),
+    (
+        "… in either direction",
+        "chance of a significant result in either direction (a two-sided test also rejects "
+        "when the control does better; such a result is not a success)",
+        "power_any_direction",
+    ),
+    (
+        "Type I error",
+        "chance of a significant result when the treatment's endpoint probability equals the "
+        "control's at its point value (the control's P(endpoint) row; for other control rates "
+        "see the type I error curve); a two-sided test counts rejections in either direction "
+        "(should not exceed α)",
+        "type1_error",
+    ),
+    (
+        "Assurance",
+        "power averaged over the uncertainty in the assumptions (equals power when every "
+        "assumption is a fixed number)",
+        "assurance",
+    ),
+)
+PER_ARM = (
+    (
+        "P(endpoint)",
+        "share of randomised patients meeting the endpoint, with the parameters at their point "
+        "values (the values power uses)",
+        "endpoint_probability",
+    ),
+    (
+        "P(endpoint) over the prior",
+        "the same share averaged over the parameters' distributions (the trials assurance "
+        "averages over)",
+        "endpoint_probability_prior",
+    ),
+    ("Infusions per patient", "infusions given per patient", "infusions_per_patient"),
+    (
+        "AEs per patient",
+        "infusion-related adverse events per patient",
+        "adverse_events_per_patient",
+    ),
+    (
+        "SAEs per patient",
+        "serious adverse events per patient",
+        "serious_adverse_events_per_patient",
+    ),
+    ("Dropout", "share who drop out before the end of follow-up", "dropout_fraction"),
+)
+
+
+STOP_WORDS = {"safety": "safety, at the assumed SAE rate", "harm": "harm (control better)"}
+
+
+OPERATIONS = (
+    (
+        "Mean infusion delay (weeks)",
+        "weeks from an infusion's due date to when it was given, over given infusions (des "
+        "engine: infusion slots and cell-dose supply)",
+        "mean_infusion_delay_weeks",
+    ),
+    (
+        "Infusions delayed",
+        "share of given infusions that were given late",
+        "infusions_delayed_fraction",
+    ),
+    (
+        "Infusions missed",
+        "infusions per randomised patient not given before the endpoint (the patient left "
+        "the study while waiting)",
+        "infusions_missed_before_endpoint",
+    ),
+)
+
+
+def extra_rows(points: list[Any]) -> list[tuple[str, str, str]]:
+    """(label, tooltip, summary.json key) of the report's comparison-table rows for the
+    operations metrics (des engine, per arm) and the safety-stop probabilities (with the SAE
+    rates they were computed at)."""
+    rows: list[tuple[str, str, str]] = []
+    for label, tip, key in OPERATIONS:
+        arms: list[str] = []
+        for p in points:
+            arms += [a for a in p.extra.get(key, {}) if a not in arms]
+        rows += [(f"{label}, {a}", tip, f"{key}.{a}") for a in arms]
+    safety = [
+        p.extra["safety_stop_probability"] for p in points if "safety_stop_probability" in p.extra
+    ]
+    for which, words in (("safe_rate", "half"), ("unsafe_rate", "twice")):
+        rates = sorted({s[f"{which}_per_year"] for s in safety})
+        if not rates:
+            continue
+        at = " or ".join(f"{r:g}" for r in rates)
+        rows.append(
+            (
+                f"P(safety stop) at {at} SAEs per patient-year",
+                f"chance the safety rule stops the trial when the true SAE rate on the treatment "
+                f"is {at} per patient-year ({words} the rule's maximum)",
+                f"safety_stop_probability.{which}",
+            )
+        )
     return rows

@@ -27,7 +27,8 @@ Choices:
   markers), with the goal as a horizontal line and the chosen ``n_total`` as a vertical one.
 - Burden is read at the largest ``n_total`` of each variant (per-patient figures do not depend
   on ``n_total``; the largest has the smallest Monte Carlo error).
-- Response curves are ``c·π(t)`` at the parameters' means — patients who stay in the study.
+- Response curves are ``c·π(t)`` at the parameters' point values (means, or medians where a
+  mean is no typical value) — patients who stay in the study.
   An arm given by ``endpoint_probability`` has no time course: it is drawn at the endpoint
   only. Arms that re-dose on loss have no closed form: their curve is simulated with
   :func:`~simtrial.engines.vectorized.simulate_arm` at a grid of weeks (no dropout, responder
@@ -53,7 +54,7 @@ from matplotlib.transforms import blended_transform_factory
 from simtrial import selection_report
 from simtrial.engines.base import point_values, stream
 from simtrial.model import ArmValues, endpoint_law, response_probability
-from simtrial.results import RunResult, VariantResult
+from simtrial.results import RunResult, VariantResult, variant_title
 from simtrial.scenario import Arm, Endpoint, Scenario, ScenarioSet
 
 __all__ = [
@@ -90,7 +91,13 @@ COLORS = (
 )
 CONTROL_COLOR = "#555555"
 LINESTYLES = ("-", "--", "-.", ":")
-REASON_COLORS = {"efficacy": "#2ca02c", "futility": "#ff7f0e", "safety": "#d62728"}
+REASON_COLORS = {
+    "efficacy": "#2ca02c",
+    "futility": "#ff7f0e",
+    "safety": "#d62728",
+    "harm": "#7f7f7f",  # a two-sided interim rejection with the control better
+}
+REASON_LABELS = {"harm": "harm (control better)"}
 DPI = 150
 
 
@@ -180,8 +187,8 @@ def power_curve(result: RunResult, variant: str | None = None) -> Figure:
             style = "-" if measure == "power" else "--"
             ax.fill_between(ns, y - 2 * se, y + 2 * se, color=color, alpha=0.15, linewidth=0)
             label = name if len(measures) == 1 else f"{name}: {measure}"
-            if len(names) == 1 and len(measures) == 1:
-                label = measure
+            if len(names) == 1 and (len(measures) == 1 or len(result.variants) == 1):
+                label = measure  # one curve per measure: no variant name (not "base: power")
             ax.plot(
                 ns, y, style, color=color, marker="o", ms=4, label=label, gid=f"{measure}:{name}"
             )
@@ -524,7 +531,7 @@ def burden(result: RunResult) -> Figure | None:
             ax.bar_label(bars, fmt=fmt, fontsize=7)
         ax.set_xticks(
             range(len(names)),
-            names,
+            [variant_title(result, n) for n in names],
             rotation=20 if rotate else 0,
             ha="right" if rotate else "center",
             fontsize=8,
@@ -532,6 +539,7 @@ def burden(result: RunResult) -> Figure | None:
         ax.set_title(title, fontsize=10)
         ax.margins(y=0.15)
         ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("per randomised patient (count)")
     if len(arms) > 1:
         axes[0].legend(fontsize=8)
     sizes = sorted({p.n_total for p in points.values()})
@@ -577,13 +585,14 @@ def stopping(result: RunResult) -> Figure | None:
         bottom = np.zeros(len(points))
         for reason, color in REASON_COLORS.items():
             h = np.array([p.stopped_early.get(reason, 0.0) for p in points])
-            ax.bar(x, h, 0.6, bottom=bottom, color=color, label=reason, gid=f"stop:{name}:{reason}")
+            label = REASON_LABELS.get(reason, reason)
+            ax.bar(x, h, 0.6, bottom=bottom, color=color, label=label, gid=f"stop:{name}:{reason}")
             bottom += h
         for xi, total in zip(x, bottom, strict=True):
             ax.text(xi, total + 0.02, f"{total:.2f}", ha="center", fontsize=8)
         ax.set_xticks(x, [str(p.n_total) for p in points])
-        ax.set_xlabel("n_total")
-        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("patients randomised in total (n_total)")
+        ax.set_title(variant_title(result, name), fontsize=10)
         ax.set_ylim(0, 1)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("P(trial stops early)")
@@ -601,7 +610,7 @@ def _stops_per_look(ax: Any, name: str, point: Any) -> None:
     x = np.arange(len(looks))
     bottom = np.zeros(len(looks))
     for reason, color in REASON_COLORS.items():
-        h = np.array([look[reason] for look in looks])
+        h = np.array([look.get(reason, 0.0) for look in looks])
         ax.bar(x, h, 0.6, bottom=bottom, color=color, gid=f"stoplook:{name}:{reason}")
         bottom += h
     ax.set_xticks(x, [f"{look['information']:.2f}" for look in looks])

@@ -118,11 +118,36 @@ def _safety_stop(which: str) -> Callable[[PointResult], str]:
 
 
 def _rate_label(prefix: str, rates: set[float], fallback: str) -> str:
-    return f"{prefix} {rates.pop():g}/yr" if len(rates) == 1 else f"{prefix} {fallback}"
+    return f"{prefix} {rates.pop():g}/pt-yr" if len(rates) == 1 else f"{prefix} {fallback}"
 
 
 NAMED_LABEL_MAX = 32
 """Longest terminal-table label that names the arms a per-arm row covers."""
+
+
+def _analysis(result: RunResult) -> list[dict[str, Any]]:
+    """The ``analysis`` section of each variant's design summary (empty when not stored)."""
+    if not result.design:
+        return []
+    return [v["analysis"] for v in result.design.get("variants", {}).values() if v.get("analysis")]
+
+
+def one_directional(result: RunResult) -> bool:
+    """Whether every variant's rule only ever rejects in the treatment's favour (one-sided
+    test or Bayesian rule): then power in either direction is power, by construction."""
+    analyses = _analysis(result)
+    return bool(analyses) and all(
+        a.get("sided") == "one" or a.get("test") == "bayes_posterior" for a in analyses
+    )
+
+
+def _roles(result: RunResult) -> tuple[list[str], str]:
+    """(treatment arms, control) for labels: the arm names when all variants agree."""
+    pairs = {(tuple(a["treatment"]), a["control"]) for a in _analysis(result)}
+    if len(pairs) != 1:
+        return ["treatment"], "control"
+    treatments, control = pairs.pop()
+    return list(treatments), control
 
 
 def result_table(result: RunResult, width: int | None = None) -> Group:
@@ -149,7 +174,7 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
         covered: list[str] = []
         for p in points:
             covered += [a for a in values(p) if a not in covered]
-        if covered == arms:
+        if covered == arms or not covered:  # not covered: no arm has it ("—", not "()")
             return label, lambda p: _per_arm(values(p))
         named = f"{label} ({'/'.join(covered)})"
         if len(named) <= NAMED_LABEL_MAX:
@@ -161,20 +186,30 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
 
         return label, every_arm
 
-    measures = [
-        ("power (treatment better)", lambda p: _fmt(p.power, p.power_se)),
-        (
-            "  either direction",
-            lambda p: _fmt(
-                p.extra.get("power_any_direction"), p.extra.get("power_any_direction_se")
-            ),
-        ),
-        ("type I error", lambda p: _fmt(p.type1_error, p.type1_error_se)),
+    treatments, control = _roles(result)
+    treatment = treatments[0] if len(treatments) == 1 else "an arm"
+    power_label = f"power ({treatment} better)"
+    if len(power_label) > NAMED_LABEL_MAX:
+        power_label = "power (treatment better)"
+    null = treatment if len(treatments) == 1 else "every treatment arm"
+    one_sided = one_directional(result)
+    measures = [(power_label, lambda p: _fmt(p.power, p.power_se))]
+    if not one_sided:  # identical to power by construction otherwise (see the caption)
+        measures.append(
+            (
+                "  either direction",
+                lambda p: _fmt(
+                    p.extra.get("power_any_direction"), p.extra.get("power_any_direction_se")
+                ),
+            )
+        )
+    measures += [
+        ("type I error (no effect)", lambda p: _fmt(p.type1_error, p.type1_error_se)),
         ("assurance", lambda p: _fmt(p.assurance, p.assurance_se)),
-        ("P(endpoint)", lambda p: _per_arm(p.endpoint_probability)),
+        ("P(endpoint) at point values", lambda p: _per_arm(p.endpoint_probability, 3)),
         (
-            "  over the prior",
-            _extra_per_arm("endpoint_probability_prior"),
+            "  averaged over the prior",
+            lambda p: _per_arm(p.extra.get("endpoint_probability_prior", {}), 3),
         ),
         arm_row("infusions/patient", "infusions_per_patient"),
     ]
@@ -208,7 +243,7 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
             rates = {s[f"{which}_per_year"] for s in safety}
             measures.append(
                 (
-                    _rate_label("P(safety stop)", rates, fallback),
+                    _rate_label("P(safety stop), SAE", rates, fallback),
                     _safety_stop(which),
                 )
             )
@@ -222,10 +257,29 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
         f"seed {result.seed}"
     )
     caption = f"per-arm values: {' / '.join(arms)}; ± Monte Carlo standard error"
+    caption += (
+        f"; power: a significant result with {treatment} better than {control}"
+        + (
+            " (the rule is one-sided, so power in either direction is the same)"
+            if one_sided
+            else "; either direction: also counting significant results with "
+            f"{control} better (not a success)"
+        )
+        + f"; type I error: {null} given {control}'s endpoint probability"
+        + ("" if one_sided else ", rejections in either direction counted")
+        + "; P(endpoint): share meeting the endpoint with every parameter at its point value "
+        "(the value power uses: its mean, or median when skewed), then averaged over the "
+        "parameters' distributions (what assurance averages)"
+    )
+    if any("expected n" == label for label, _ in measures):
+        caption += (
+            "; stopped eff/fut/saf/harm: chance of stopping early for efficacy, futility, "
+            f"safety, harm ({control} better), at the point values and the assumed SAE rate"
+        )
     caption += selection_report.caption(points)
     if safety:
         caption += (
             "; P(safety stop): chance the safety rule stops the trial when the true SAE rate is "
-            "half / twice its max"
+            "half / twice its max (SAEs per patient-year, pt-yr)"
         )
     return variant_tables(title, caption, ("n_total", "measure"), names, rows, width)

@@ -198,6 +198,12 @@ class RunResult:
         return "\n".join(lines)
 
 
+def variant_title(result: RunResult, name: str) -> str:
+    """A variant's name for a figure panel, tick or table column; '' when the file has no
+    variants (its one variant is called "base", a word the reader never wrote)."""
+    return "" if len(result.variants) == 1 and name == "base" else name
+
+
 def _flatten(value: dict[str, Any], prefix: str, row: dict[str, Any]) -> None:
     """Nested dictionaries as dotted columns (``selection.selected.<arm>``)."""
     for key, v in value.items():

@@ -10,18 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simtrial.results import PointResult, RunResult
+from simtrial.results import PointResult, RunResult, variant_title
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 CAPTION = (
     "Schedule selection inside one trial, at each total sample size: for each treatment arm, "
-    "the chance that it is selected at the interim look to continue (light bars) and the chance "
-    "that it is shown better than the control — its hypothesis rejected by the closed test, in "
-    "the treatment's favour (dark bars). Diamonds: the chance that at least one arm is shown "
-    "better (the power); crosses: the family-wise error rate when every arm is like the control. "
-    "At the assumed endpoint probabilities (the mean of each parameter)."
+    "the chance that the trial goes on past the interim look with this arm selected to continue "
+    "(light bars) and the chance that it is shown better than the control — its hypothesis "
+    "rejected by the closed test, in the treatment's favour, at the interim or at the end (dark "
+    "bars). A trial that stops for success at the interim selects no arm, so an arm can be "
+    "shown better more often than it is selected (its dark bar then hides the light one). "
+    "Diamonds: the chance that at least one arm is shown better (the power); crosses: the "
+    "family-wise error rate when every arm is like the control. At the assumed endpoint "
+    "probabilities (each parameter at its point value)."
 )
 
 
@@ -58,7 +61,7 @@ def table_rows(points: list[PointResult]) -> list[tuple[str, Callable[[PointResu
         return " / ".join(f"{n[a]:.1f}" for a in p.endpoint_probability if a in n)
 
     return [
-        ("selected at interim", per_arm("selected")),
+        ("selected to continue", per_arm("selected")),
         ("shown better, per arm", per_arm("power_per_arm", 3)),
         ("FWER global null", fwer),
         ("  partial null, per arm", per_arm("fwer_partial_null", 3)),
@@ -72,8 +75,11 @@ def caption(points: list[PointResult]) -> str:
     if s is None:
         return ""
     return (
-        f"; selection rows: {' / '.join(s['selected'])}; partial null: that arm like the "
-        "control, the others as assumed"
+        f"; selection rows: {' / '.join(s['selected'])}; selected to continue: the trial goes "
+        "on past the interim with that arm (a trial stopping there for success selects none, "
+        "so 'shown better' can exceed it); shown better: that arm's hypothesis rejected in its "
+        "favour, at the interim or the end; partial null: that arm like the control, the "
+        "others as assumed"
     )
 
 
@@ -104,7 +110,7 @@ def figure(result: RunResult) -> Figure | None:
             pos = x - 0.4 + width * (j + 0.5)
             c = colors[j % len(colors)]
             ax.bar(pos, sel, width * 0.9, color=c, alpha=0.35, gid=f"select:{name}:{arm}",
-                   label=f"{arm}: selected")  # fmt: skip
+                   label=f"{arm}: selected to continue")  # fmt: skip
             ax.bar(pos, win, width * 0.9, color=c, gid=f"win:{name}:{arm}",
                    label=f"{arm}: shown better")  # fmt: skip
         ax.plot(x, [p.power for p in points], "D", color="black", label="power (≥ 1 arm)")
@@ -113,16 +119,16 @@ def figure(result: RunResult) -> Figure | None:
             [_selection(p)["fwer_global_null"] for p in points],  # type: ignore[index]
             "x",
             color="black",
-            label="FWER, global null",
+            label="FWER (every arm like the control)",
         )
         ax.set_xticks(x, [str(p.n_total) for p in points])
-        ax.set_xlabel("n_total")
+        ax.set_xlabel("patients randomised in total (n_total)")
         ax.set_ylim(0, 1)
-        ax.set_title(name, fontsize=10)
+        ax.set_title(variant_title(result, name), fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("probability")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8)
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
     fig.suptitle("Selection at the interim and power per arm", fontsize=11)
     return fig
 
@@ -152,8 +158,12 @@ def section_html(result: RunResult) -> str:
             f"{esc(s0['intersection_test'].capitalize())} intersection tests, stages combined by "
             f"the inverse-normal method (rpact getSimulationMultiArmRates). Success: "
             f"{'at least one arm' if s0['success'] == 'at_least_one' else 'every selected arm'}"
-            f" shown better. FWER: chance of showing any arm better when all arms are like the "
-            f"control (global); partial: one arm like the control, the others as assumed.</p>"
+            f" shown better. <i>Selected</i>: the trial goes on past the interim with this arm; "
+            f"a trial that stops at the interim for success selects no arm, so an arm can be "
+            f"<i>shown better</i> (its hypothesis rejected in its favour, at the interim or at "
+            f"the end) more often than it is selected. FWER: chance of showing any arm better "
+            f"when all arms are like the control (global); partial: one arm like the control, "
+            f"the others as assumed.</p>"
         )
         head = "".join(f"<th>{esc(a)}</th>" for a in arms)
         rows = []
@@ -161,7 +171,7 @@ def section_html(result: RunResult) -> str:
             s = _selection(p)
             assert s is not None
             for label, key, digits in (
-                ("selected", "selected", 3),
+                ("selected to continue", "selected", 3),
                 ("shown better", "power_per_arm", 3),
                 ("FWER, this arm null", "fwer_partial_null", 3),
                 ("expected n", "expected_n_per_arm", 1),

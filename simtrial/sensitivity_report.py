@@ -37,7 +37,7 @@ def sweep_tables(result: SweepResult, measure: str = "power") -> list[Any]:
                     table.add_row(row_label, *cells)
             else:
                 table.add_column(result.paths[0])
-                for col in ("power", "type I error", "assurance", "P(endpoint)"):
+                for col in ("power", "type I error", "assurance", "P(endpoint) at point values"):
                     table.add_column(col, justify="right")
                 for i, row_label in enumerate(result.labels[0]):
                     c = result.cell(vname, (i,), n)
@@ -47,9 +47,13 @@ def sweep_tables(result: SweepResult, measure: str = "power") -> list[Any]:
                         _pm(p.power, p.power_se),
                         _pm(p.type1_error, p.type1_error_se),
                         _pm(p.assurance, p.assurance_se),
-                        " / ".join(f"{v:.2f}" for v in p.endpoint_probability.values()),
+                        " / ".join(f"{v:.3f}" for v in p.endpoint_probability.values()),
                     )
-                table.caption = f"P(endpoint) per arm: {' / '.join(result.arms)}"
+                table.caption = (
+                    f"P(endpoint) per arm: {' / '.join(result.arms)}; power: a significant "
+                    "result in the treatment's favour; type I error: the treatment given the "
+                    "control's endpoint probability"
+                )
             tables.append(table)
     return tables
 
@@ -112,7 +116,7 @@ def sweep_figure(result: SweepResult, measure: str = "power") -> Any:
                         ax.plot([xi], [yi], marker="*", markersize=12, color=color, zorder=5)
         if not _numeric(values):
             ax.set_xticks(x, list(result.labels[0]), rotation=20, fontsize=8)
-        ax.set_xlabel(result.paths[0])
+        ax.set_xlabel(_axis_label(result.paths[0]), fontsize=9)
         ax.set_ylabel(name)
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
@@ -144,8 +148,8 @@ def sweep_figure(result: SweepResult, measure: str = "power") -> Any:
                                            edgecolor="#d62728", linewidth=2.5))  # fmt: skip
         ax.set_xticks(range(nx), list(result.labels[1]), fontsize=8)
         ax.set_yticks(range(ny), list(result.labels[0]), fontsize=8)
-        ax.set_xlabel(result.paths[1], fontsize=8)
-        ax.set_ylabel(result.paths[0], fontsize=8)
+        ax.set_xlabel(_axis_label(result.paths[1], 45), fontsize=8)
+        ax.set_ylabel(_axis_label(result.paths[0], 45), fontsize=8)
         ax.set_title(f"{vname}, n_total {n}", fontsize=9)
     for k in range(len(panels), rows * cols):
         axes[k // cols][k % cols].set_visible(False)
@@ -153,6 +157,13 @@ def sweep_figure(result: SweepResult, measure: str = "power") -> Any:
         fig.colorbar(image, ax=axes, shrink=0.8, label=name)
     fig.suptitle(f"{name} over the sweep (outlined: the scenario's own values)", fontsize=10)
     return fig
+
+
+def _axis_label(path: str, width: int = 60) -> str:
+    """A swept parameter as an axis label: in words, then its path, wrapped."""
+    import textwrap
+
+    return textwrap.fill(describe_path(path), width)
 
 
 def describe_path(path: str) -> str:

@@ -324,6 +324,20 @@ def test_run_uses_the_calibrated_threshold_for_points_and_sample_size():
     ]
     lines = curves.terminal_lines(result)
     assert len(lines) == 1 and "worst" in lines[0] and "calibrated threshold" in lines[0]
+    # which threshold each worst case is at, and that the table above uses the calibrated one
+    assert lines[0].startswith("type I error across true control rates (base, exact, calibrated")
+    assert "both arms at the same rate" in lines[0]
+    written = variant.points[0].extra["calibration"]["written"]
+    assert f"The threshold as written, {written:g}, would allow" in lines[0]
+    assert lines[0].endswith("every result above uses it")
+    # the figure's legend names the shaded range and the dash-dot line, not only the caption
+    fig = curves.plot_type1_curve(result, sc_set)
+    texts = {
+        t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()
+    }
+    assert "calibration range 0.15–0.45" in texts
+    assert any(t.startswith("assumed control rate 0.") for t in texts)
+    assert fig.axes[0].get_title() == "exact"  # not "base: exact"
 
 
 def test_short_decimal():

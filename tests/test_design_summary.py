@@ -243,7 +243,7 @@ def test_report_has_the_design_section(tmp_path):
     assert "<section id='design'>" in page
     assert page.index("id='design'") < page.index("id='scenario'")
     assert "msc/induction[rheumatoid_arthritis]" in page
-    assert "|z| ≥ 1.9600 (p ≤ 0.0500)" in page
+    assert "two-sided p ≤ 0.0500 (for a z statistic: |z| ≥ 1.9600)" in page
 
 
 def test_ess_of_gamma_prior_is_its_rate_in_patient_years():
@@ -287,3 +287,58 @@ def test_selection_line_reads_as_a_sentence(tmp_path, old, new, words):
     lines = dict(summary_lines(design_summary(load_scenario(file))))
     assert words in lines["selection"]
     assert "with the Dunnett test" in lines["selection"] or old == "intersection_test: dunnett"
+
+
+def test_priors_shared_by_several_arms_are_one_line_naming_the_arms():
+    """as-mams gives its three schedules the same four priors: one line per parameter naming
+    the arms, not twelve identical lines (the placebo's fixed rate has none)."""
+    lines = summary_lines(design_summary(load_scenario(ROOT / "scenarios" / "as-mams.yaml")))
+    priors = [text for label, text in lines if label == "prior"]
+    assert len(priors) == 4
+    assert priors[0].startswith(
+        "arms weekly_x4, monthly_x3, monthly_x6: each response.induction = "
+        "{prior: msc/induction[ankylosing_spondylitis]}: mean 0.7064"
+    )
+    assert sum("per_infusion" in text for text in priors) == 1
+    # one arm: the full path, as before
+    one = summary_lines(design_summary(load_scenario(ROOT / "scenarios" / "as-schedules.yaml")))
+    assert any(t.startswith("arms.msc.response.induction = ") for label, t in one)
+
+
+def test_dropout_reads_as_a_probability_and_equal_arms_are_grouped():
+    """'0.1/yr' read like a rate per patient-year; per_year is P(drop out within 52 weeks)."""
+    lines = dict(summary_lines(design_summary(load_scenario(ROOT / "scenarios" / "as-mams.yaml"))))
+    assert lines["dropout"] == (
+        "every arm 0.1: probability of dropping out within 52 weeks (a risk, not a rate)"
+    )
+    s = scenario(
+        {"arms": {**FIXED_ARMS, "msc": {**FIXED_ARMS["msc"], "dropout": {"per_year": 0.2}}}}
+    )
+    text = dict(summary_lines(design_summary(s)))["dropout"]
+    assert text.startswith("control 0.1, msc 0.2: probability of dropping out within 52 weeks")
+    assert "/yr" not in text
+
+
+def test_single_look_is_read_as_the_tests_p_value_not_a_z_boundary():
+    """Fisher's exact test has no z statistic: the line leads with its p-value."""
+    lines = dict(
+        summary_lines(design_summary(load_scenario(ROOT / "scenarios" / "as-schedules.yaml")))
+    )
+    assert lines["looks"] == (
+        "one final analysis: success needs the test's two-sided p ≤ 0.0500 "
+        "(for a z statistic: |z| ≥ 1.9600)"
+    )
+
+
+def test_critical_counts_of_a_calibrated_rule_say_they_are_at_the_written_threshold():
+    """ra-phase2-bayes: the counts (14/30 at n_total 60) are those of the written 0.975; the
+    run uses 0.9931, which needs 15/30. The line must not read as the design that runs."""
+    s = load_scenario(ROOT / "scenarios" / "ra-phase2-bayes.yaml")
+    lines = dict(summary_lines(design_summary(s)))
+    assert lines["critical counts"].startswith(
+        "with the threshold or alpha as written, not the calibrated one the results use"
+    )
+    plain = dict(
+        summary_lines(design_summary(load_scenario(ROOT / "scenarios" / "as-schedules.yaml")))
+    )
+    assert plain["critical counts"].startswith("boundary[x_c]")

@@ -316,3 +316,102 @@ def test_real_scenarios_render():
         result = RunResult(s.name, 1, 10, "vectorized", variants)
         page = Page(report.report_html(result, s, images={}))
         assert page.stack == [] and SECTIONS <= page.ids, path
+
+
+def test_headline_says_direction_values_and_how_type_i_is_judged(as_run):
+    """The result paragraph read by someone who never saw the YAML: whose favour power counts,
+    the endpoint shares to 3 decimals at the point values (0.076, not the written 0.08), and
+    the rates and directions the type I error is judged at."""
+    _, _, page, summary = as_run
+    text = " ".join("".join(page.text).split())
+    assert "the chance of a significant result in msc's favour" in text
+    largest = max(p["n_total"] for p in summary["variants"]["monthly_x6"]["points"])
+    (at,) = [p for p in summary["variants"]["monthly_x6"]["points"] if p["n_total"] == largest]
+    share = f"{at['endpoint_probability']['msc']:.3f} with monthly_x6"
+    assert "Share of patients meeting the endpoint, at the same point values: placebo" in text
+    assert share in text
+    assert (
+        "The type I error — a significant result in either direction when msc has placebo's "
+        "endpoint probability at its point value — is at most" in text
+    )
+    assert "over the variants and sizes." in text
+    assert "… in either direction" in text  # two-sided: the row is kept
+    assert (
+        "Powerchance the trial succeeds — a significant result in the treatment's favour — with "
+        "every parameter at its point value" in text
+    )
+
+
+def test_one_sided_report_hides_either_direction_and_names_shown_better():
+    """as-mams is one-sided: 'either direction' would repeat power, so it is not a row; the
+    per-arm power rows say 'shown better' like the selection section; one variant: the
+    assurance sentence does not name the variant 'base'."""
+    from simtrial.power import run
+
+    s = load_scenario(ROOT / "scenarios" / "as-mams.yaml")
+    result = run(s, simulations=60)
+    page = Page(report.report_html(result, s, images={}))
+    text = " ".join("".join(page.text).split())
+    assert "… in either direction" not in text
+    assert {c["data-key"] for c in page.cells} >= {"power", "power_per_arm.monthly_x6"}
+    assert "power_any_direction" not in {c["data-key"] for c in page.cells}
+    assert "Shown better, monthly_x6" in text and "Power, monthly_x6" not in text
+    assert "the chance of a significant result in some treatment arm's favour" in text
+    assert "(assurance): base" not in text
+    assert "a significant result in some treatment arm's favour when every treatment arm" in text
+    (last,) = [p for p in result.variants["base"].points if p.n_total == 560]
+    shown = ", ".join(f"{t} {v:.3f}" for t, v in last.extra["power_per_arm"].items())
+    assert f"Shown better: {shown}." in text  # which arm the power comes from
+
+
+def test_bayesian_headline_states_its_type_i_error_and_points_to_the_curve():
+    """The headline of a Bayesian design said nothing about type I error."""
+    s = load_scenario(ROOT / "scenarios" / "ra-phase2-bayes.yaml")
+    arms = list(s.base.arms)
+    pts = [
+        point(n, 0.5, n_per_arm=s.base.n_per_arm(n), type1_error=0.004 + n / 1e5,
+              type1_error_se=0.001, endpoint_probability=dict.fromkeys(arms, 0.3),
+              dropout_fraction=dict.fromkeys(arms, 0.05),
+              stopped_early={"efficacy": 0.0, "futility": 0.1, "safety": 0.0, "harm": 0.0})
+        for n in s.base.evaluate.n_total
+    ]  # fmt: skip
+    result = RunResult(s.name, 1, 10, "vectorized", {"base": VariantResult("base", pts)})
+    page = Page(report.report_html(result, s, images={}))
+    assert page.header == ["measure", "result"]  # no variants in the file: not "base"
+    text = " ".join("".join(page.text).split())
+    assert "Stopped early: safety, at the assumed SAE rate" in text
+    assert "Stopped early: harm (control better)" in text
+    assert (
+        "The type I error — success in msc's favour when msc has placebo's endpoint probability "
+        "at its point value — is at most 0.006 ± 0.001 over the sizes; at other true control "
+        "rates see “Type I error across control rates”." in text
+    )
+
+
+def test_arm_given_directly_states_its_probability():
+    """'placebo: probability of meeting the endpoint given directly' did not say which one."""
+    from simtrial.narrative import describe_arm
+
+    base = load_scenario(AS).base
+    assert describe_arm("placebo", base) == (
+        "placebo: probability of meeting the endpoint given directly, 0.08 (for patients still "
+        "in the study then)"
+    )
+    bayes = load_scenario(ROOT / "scenarios" / "ra-phase2-bayes.yaml").base
+    assert describe_arm("placebo", bayes).startswith(
+        "placebo: probability of meeting the endpoint given directly, "
+        "{prior: as_placebo/theta_new}, point value 0.2584 (mean)"
+    )
+
+
+def test_plot_captions_say_direction_and_point_values():
+    """'at the assumed means' was wrong for a parameter whose point value is its median, and
+    the power caption did not say in whose favour."""
+    assert "significant result in the treatment's favour" in report.CAPTIONS["power.png"]
+    assert "point value" in report.CAPTIONS["power.png"]
+    assert "assumed means" not in report.CAPTIONS["response.png"]
+    assert "the median when the mean is no typical value" in report.CAPTIONS["response.png"]
+    assert (
+        "at the assumed effects (every parameter at its point value"
+        in (report.CAPTIONS["stopping.png"])
+    )

@@ -144,6 +144,11 @@ def test_power_curve_assurance_goal_and_search_points():
     assert set(goal.get_ydata()) == {0.8}
     (chosen,) = lines(fig, "sample_size:").values()
     assert set(chosen.get_xdata()) == {120}
+    # one variant (the file has none: it is called "base"): the legend says "power", not
+    # "base: power"
+    base = VariantResult("base", [point(40, 0.3, 0.25), point(80, 0.6, 0.5)])
+    legend = [t.get_text() for t in plots.power_curve(run_result(base=base)).legends[0].texts]
+    assert legend == ["power", "assurance"]
 
 
 def test_power_curve_unknown_variant():
@@ -280,7 +285,7 @@ def test_burden_none_without_infusions():
 def test_stopping_bars_per_reason():
     fixed = run_result(a=VariantResult("a", [point(40, 0.3)]))
     assert plots.stopping(fixed) is None
-    stops = {"efficacy": 0.2, "futility": 0.1, "safety": 0.05}
+    stops = {"efficacy": 0.2, "futility": 0.1, "safety": 0.05, "harm": 0.03}
     seq = VariantResult(
         "seq",
         [point(40, 0.3, stopped_early=stops), point(80, 0.6)],
@@ -292,6 +297,26 @@ def test_stopping_bars_per_reason():
     assert set(heights) == {f"stop:seq:{r}" for r in stops}
     for reason, p in stops.items():
         assert heights[f"stop:seq:{reason}"] == pytest.approx([p, 0.0])
+    # harm stops are drawn (the total on top is every early stop) and named in words
+    ax = fig.axes[0]
+    assert "0.38" in [t.get_text() for t in ax.texts]
+    assert "harm (control better)" in [t.get_text() for t in fig.legends[0].get_texts()]
+    assert ax.get_xlabel() == "patients randomised in total (n_total)"
+    assert ax.get_title() == "seq"  # several variants: each panel named
+
+
+def test_single_variant_figures_do_not_say_base():
+    stops = {"efficacy": 0.2, "futility": 0.1, "safety": 0.0, "harm": 0.0}
+    base = VariantResult(
+        "base",
+        [point(40, 0.3, stopped_early=stops)],
+        boundaries={"information": [0.5, 1.0], "efficacy_z": [2.96, 1.97]},
+    )
+    fig = plots.stopping(run_result(base=base))
+    assert fig.axes[0].get_title() == ""
+    burden = plots.burden(run_result(base=base))
+    assert [t.get_text() for t in burden.axes[0].get_xticklabels()] == [""]
+    assert burden.axes[0].get_ylabel() == "per randomised patient (count)"
 
 
 # -- files ----------------------------------------------------------------------------------

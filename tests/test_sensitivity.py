@@ -297,3 +297,29 @@ def test_sweep_block_is_merged_and_plots(tmp_path):
     fig = sw.plot()
     assert fig.axes and np.isfinite(sw.to_frame()["power"]).all()
     assert "power" in str(sw)
+
+
+def test_sweep_axis_names_the_parameter_in_words(exact_sweep):
+    """The x axis was the YAML path alone; it now says what the parameter is, then the path."""
+    label = " ".join(exact_sweep.plot().axes[0].get_xlabel().split())
+    assert label.endswith("control arm (arms.control.endpoint_probability)")
+    assert label.startswith("probability")
+
+
+def test_one_way_sweep_table_reads_without_the_yaml(exact_sweep):
+    """P(endpoint) to 3 decimals and named as at the point values; the caption says what
+    power and type I error count."""
+    import io
+
+    from rich.console import Console
+
+    from simtrial.sensitivity_report import sweep_tables
+
+    (table,) = sweep_tables(exact_sweep)
+    console = Console(width=120, file=io.StringIO(), color_system=None)
+    console.print(table)
+    text = console.file.getvalue()
+    assert "P(endpoint) at point values" in text
+    first = exact_sweep.cell("base", (0,), 40).point.endpoint_probability
+    assert " / ".join(f"{v:.3f}" for v in first.values()) in text
+    assert "power: a significant result in the treatment's favour" in " ".join(text.split())

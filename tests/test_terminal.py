@@ -52,21 +52,42 @@ def fmt(value: float, se: float | None = None) -> str:
     return f"{value:.3f} ± {se:.3f}" if se else f"{value:.3f}"
 
 
-def per_arm(values: dict[str, float]) -> str:
-    return " / ".join(f"{v:.2f}" for v in values.values())
+def per_arm(values: dict[str, float], digits: int = 2) -> str:
+    return " / ".join(f"{v:.{digits}f}" for v in values.values())
+
+
+def power_label(summary: dict, name: str) -> str:
+    """The power row names the treatment arm (one) or says 'an arm' (several)."""
+    (treatment, *more) = summary["design"]["variants"][name]["analysis"]["treatment"]
+    return f"power ({'an arm' if more else treatment} better)"
+
+
+def one_sided(summary: dict, name: str) -> bool:
+    a = summary["design"]["variants"][name]["analysis"]
+    return a.get("sided") == "one" or a["test"] == "bayes_posterior"
 
 
 def check_cells(cells: dict, summary: dict) -> None:
     for name, variant in summary["variants"].items():
         for p in variant["points"]:
             n = p["n_total"]
-            assert cells[(name, n, "power (treatment better)")] == fmt(p["power"], p["power_se"])
-            assert cells[(name, n, "either direction")] == fmt(
-                p["power_any_direction"], p["power_any_direction_se"]
+            assert cells[(name, n, power_label(summary, name))] == fmt(p["power"], p["power_se"])
+            if one_sided(summary, name):  # identical to power by construction: not shown
+                assert (name, n, "either direction") not in cells
+            else:
+                assert cells[(name, n, "either direction")] == fmt(
+                    p["power_any_direction"], p["power_any_direction_se"]
+                )
+            assert cells[(name, n, "type I error (no effect)")] == fmt(
+                p["type1_error"], p["type1_error_se"]
             )
-            assert cells[(name, n, "type I error")] == fmt(p["type1_error"], p["type1_error_se"])
             assert cells[(name, n, "assurance")] == fmt(p["assurance"], p["assurance_se"])
-            assert cells[(name, n, "P(endpoint)")] == per_arm(p["endpoint_probability"])
+            assert cells[(name, n, "P(endpoint) at point values")] == per_arm(
+                p["endpoint_probability"], 3
+            )
+            assert cells[(name, n, "averaged over the prior")] == per_arm(
+                p["endpoint_probability_prior"], 3
+            )
             infusions, arms = p["infusions_per_patient"], list(p["endpoint_probability"])
             named = f"infusions/patient ({'/'.join(infusions)})"
             if list(infusions) == arms:
@@ -146,7 +167,10 @@ def test_safety_stop_rows_name_their_rates_and_harm_stops_are_listed():
     result = run(harmful, simulations=400)
     (p,) = result.to_dict()["variants"]["base"]["points"]
     assert p["stopped_early"]["harm"] > 0.1
-    cells = parse(render(result, 60))
+    text = render(result, 64)  # the stops cell needs 19 characters, the labels 27
+    assert "infusions/patient ()" not in text  # no arm with infusions: no empty arm list
+    cells = parse(text)
+    assert cells[("base", 60, "infusions/patient")] == "—"
     stops = "/".join(
         f"{p['stopped_early'][r]:.2f}" for r in ("efficacy", "futility", "safety", "harm")
     )
@@ -166,11 +190,11 @@ def test_safety_stop_rows_name_their_rates_and_harm_stops_are_listed():
     (p,) = result.to_dict()["variants"]["base"]["points"]
     stop = p["safety_stop_probability"]
     assert (stop["safe_rate_per_year"], stop["unsafe_rate_per_year"]) == (0.2, 0.8)
-    cells = parse(render(result, 60))
-    assert cells[("base", 40, "P(safety stop) 0.2/yr")] == fmt(stop["safe_rate"])
-    assert cells[("base", 40, "P(safety stop) 0.8/yr")] == fmt(stop["unsafe_rate"])
+    cells = parse(render(result, 64))
+    assert cells[("base", 40, "P(safety stop), SAE 0.2/pt-yr")] == fmt(stop["safe_rate"])
+    assert cells[("base", 40, "P(safety stop), SAE 0.8/pt-yr")] == fmt(stop["unsafe_rate"])
     page = _comparison_table(result)
-    assert "P(safety stop) at 0.8 SAEs/yr" in page
+    assert "P(safety stop) at 0.8 SAEs per patient-year" in page
     assert (
         f"data-key='safety_stop_probability.unsafe_rate' data-value='{stop['unsafe_rate']!r}'"
         in page
@@ -223,3 +247,41 @@ def test_a_variant_wider_than_the_terminal_is_printed_whole(tmp_path):
     assert max(len(line) for line in proc.stdout.splitlines()) > 60
     summary = json.loads((out / "summary.json").read_text())
     check_cells(parse(proc.stdout), summary)
+
+
+def caption_of(text: str) -> str:
+    """The text under the last table, joined into one line."""
+    tail = text.rsplit("┘", 1)[1]
+    return " ".join(tail.split())
+
+
+def test_one_sided_and_selection_rows_read_without_the_yaml(tmp_path):
+    """as-mams (one-sided, selection at the interim): no 'either direction' row, which would
+    repeat power by construction, and the caption says why; 'selected' is named and explained
+    so that 'shown better' exceeding it (trials stopping for success at the interim select no
+    arm) reads correctly; type I error says at which rates it is judged."""
+    result = run(load_scenario(ROOT / "scenarios" / "as-mams.yaml"), simulations=60)
+    text = render(result, 80)
+    cells = parse(text)
+    measures = {label for _, _, label in cells}
+    assert "either direction" not in measures
+    assert {"power (an arm better)", "selected to continue", "shown better, per arm"} <= measures
+    caption = caption_of(text)
+    assert "one-sided, so power in either direction is the same" in caption
+    assert "a trial stopping there for success selects none" in caption
+    assert "'shown better' can exceed it" in caption
+    assert "type I error: every treatment arm given placebo's endpoint probability" in caption
+    assert "stopped eff/fut/saf/harm: chance of stopping early for efficacy" in caption
+    assert "harm (placebo better), at the point values and the assumed SAE rate" in caption
+
+
+def test_two_sided_table_names_the_treatment_and_keeps_either_direction():
+    s = load_scenario(ROOT / "scenarios" / "as-schedules.yaml")
+    result = run(s, simulations=60)
+    text = render(result, 120)
+    measures = {label for _, _, label in parse(text)}
+    assert {"power (msc better)", "either direction", "type I error (no effect)"} <= measures
+    caption = caption_of(text)
+    assert "power: a significant result with msc better than placebo" in caption
+    assert "type I error: msc given placebo's endpoint probability, rejections in either" in caption
+    assert "point value" in caption and "averaged over the parameters' distributions" in caption
