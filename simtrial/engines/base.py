@@ -295,7 +295,7 @@ class BlockStats:
     # early stops per look: ((information fraction, *stops in STOP_REASONS order), ...)
     by_look: tuple[tuple[float, ...], ...] = ()
     per_comparison_any: tuple[int, ...] = ()  # rejections per comparison, either direction
-    selection: tuple[float, ...] = ()  # selection designs: see vectorized.selection_sums
+    selection: tuple[float, ...] = ()  # selection designs: see decide.selection_sums
 
     def __add__(self, other: BlockStats) -> BlockStats:
         dur = (

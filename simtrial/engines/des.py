@@ -90,6 +90,7 @@ from simtrial.engines.base import (
     TYPE1,
     ArmTotals,
     BlockEngine,
+    BlockStats,
     drawn_values,
     has_uncertainty,
     null_values,
@@ -97,7 +98,7 @@ from simtrial.engines.base import (
     refuse,
     stream,
 )
-from simtrial.engines.vectorized import combine as combine_counts
+from simtrial.engines.decide import combine as combine_counts
 from simtrial.model import ArmValues
 from simtrial.results import PointResult
 from simtrial.scenario import Scenario
@@ -633,7 +634,7 @@ class Operational:
         )
 
 
-TaskOutput = tuple[Task, tuple[int, int], dict[str, ArmTotals], Operational]
+TaskOutput = tuple[Task, BlockStats, dict[str, ArmTotals], Operational]
 
 
 class DESEngine(BlockEngine):
@@ -685,7 +686,9 @@ class DESEngine(BlockEngine):
         ops = Operational()
         if purpose == POWER:
             ops = _operational(outcomes)
-        return task, (int(rejected.sum()), int(better.sum())), totals, ops
+        rej, fav = int(rejected.sum()), int(better.sum())
+        stats = BlockStats(trials, rej, fav, (fav,), per_comparison_any=(rej,))
+        return task, stats, totals, ops
 
     def combine(
         self, scenario: Scenario, n_total: int, simulations: int, outputs: list[TaskOutput]
