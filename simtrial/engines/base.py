@@ -167,7 +167,8 @@ FEATURES = {
         "sample_size",
     },
     "exact": {"bayes_posterior", "sample_size"},
-    "des": set(),
+    # the DES decides on the vectorized engine's path (simtrial.engines.decide)
+    "des": {"interims", "bayes_posterior", "multi_arm", "safety"},
 }
 
 

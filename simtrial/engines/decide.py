@@ -147,7 +147,7 @@ the other arms keep their values — the partial null under which only H_j is tr
 
 
 def purpose_values(
-    scenario: Scenario, purpose: int, trials: int, rng: np.random.Generator
+    scenario: Scenario, purpose: int, trials: int, rng: np.random.Generator | None
 ) -> dict[str, ArmValues]:
     """Parameter values for one purpose (means, null, joint draws, or a safe/unsafe SAE rate).
 
@@ -155,6 +155,7 @@ def purpose_values(
     treatment arm (*choice*: a rate the rule should rarely stop and one it should usually stop).
     """
     if purpose == ASSURANCE:
+        assert rng is not None
         return drawn_values(scenario, trials, rng)
     values = point_values(scenario)
     if purpose == TYPE1:
