@@ -13,8 +13,9 @@ the same statistical suite. Rules, in patient time:
 
 - **accrual and randomisation**: patients arrive as a Poisson process at
   ``enrolment.rate_per_week`` from week 0 (the first arrival is an exponential gap after the
-  opening; durations are measured from the first randomisation). Arms come from a shuffled list
-  holding exactly ``n_per_arm`` labels of each arm, taken in order of arrival. Without an
+  opening; durations are measured from the first randomisation). Arms come in order of
+  arrival from permuted blocks of the allocation ratio (1:1 → blocks of 2; 2:1 → of 3), which
+  gives exactly ``n_per_arm`` of each arm and balanced interim looks. Without an
   ``enrolment`` block every patient is randomised at week 0 (only without ``operations``).
 - **sites**: each patient goes to a site drawn uniformly at random — the same as independent
   Poisson accrual at ``rate/sites`` at each site.
@@ -275,8 +276,7 @@ class TrialModel:
         self.endpoint = scenario.endpoint
         self.end = scenario.endpoint.end_week
         self.n = sum(n_per_arm.values())
-        labels = [arm for arm, k in n_per_arm.items() for _ in range(k)]
-        self.arm_of = [labels[i] for i in rng.permutation(self.n)]
+        self.arm_of = randomisation_list(scenario, n_per_arm, rng)
         rate = scenario.enrolment.rate_per_week if scenario.enrolment is not None else None
         self.gaps = rng.exponential(1.0 / rate, size=self.n) if rate else np.zeros(self.n)
         ops = scenario.operations
@@ -307,6 +307,10 @@ class TrialModel:
         if self.doses is not None or self.slots is not None:
             self.env.process(self.weekly_release())
         self.env.run(until=self.done)
+        # Settle the instant the last patient left: an infusion still waiting when it left is
+        # resumed (and recorded as missed) by events at this same time, after ``done``.
+        while self.env.peek() <= self.env.now:
+            self.env.step()
         return self.patients
 
     def accrual(self) -> Generator[simpy.Event, Any, None]:
@@ -560,6 +564,23 @@ class TrialModel:
             for name in self.params
         }
         return TrialOutcome(arms, duration, events, patients, times)
+
+
+def randomisation_list(
+    scenario: Scenario, n_per_arm: dict[str, int], rng: np.random.Generator
+) -> list[str]:
+    """Arms in order of arrival: permuted blocks of the allocation ratio (one block holds each
+    arm ``allocation`` times, in random order), so every block of arrivals is balanced — the
+    convention the shared decision path uses for who is in an interim look
+    (:mod:`simtrial.engines.decide`). ``n_per_arm`` not a whole number of blocks (never from a
+    validated scenario) falls back to one shuffled list of all labels."""
+    block = [arm for arm, spec in scenario.arms.items() for _ in range(spec.allocation)]
+    blocks, rest = divmod(sum(n_per_arm.values()), len(block))
+    if rest or any(n_per_arm[a] != blocks * block.count(a) for a in n_per_arm):
+        labels = [arm for arm, k in n_per_arm.items() for _ in range(k)]
+        return [labels[i] for i in rng.permutation(len(labels))]
+    order = rng.permuted(np.tile(np.arange(len(block)), (blocks, 1)), axis=1)
+    return [block[i] for i in order.ravel()]
 
 
 def trial_seeds(seed: int, variant: str, n_total: int, purpose: int, block: int, trials: int):
