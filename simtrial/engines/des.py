@@ -9,7 +9,13 @@ weeks from the patient's randomisation ``r``.
 
 The patient journey is the vectorized engine's (:mod:`simtrial.engines.vectorized`), patient by
 patient: with no ``operations`` limits the two engines simulate the same model, so the DES passes
-the same statistical suite. Rules, in patient time:
+the same statistical suite. The two engines also *decide* the same way: each trial's patients
+(per arm, in randomisation order: endpoint met, in the study at the endpoint week, SAEs, weeks
+in the study, randomisation week) go to the shared decision path of
+:mod:`simtrial.engines.decide` and :class:`~simtrial.analysis.design.Design` — group-sequential
+looks with futility, Bayesian rules, safety looks, harm stops, Holm/Bonferroni — and a look at
+information ``t`` analyses the patients whose endpoint is known at its calendar time (those
+randomised by the ``round(t·N)``-th arrival). Rules, in patient time:
 
 - **accrual and randomisation**: patients arrive as a Poisson process at
   ``enrolment.rate_per_week`` from week 0 (the first arrival is an exponential gap after the
@@ -59,9 +65,9 @@ the same statistical suite. Rules, in patient time:
 Per point, :attr:`~simtrial.results.PointResult.extra` adds per arm (of the arms with a
 schedule): ``mean_infusion_delay_weeks`` (over given infusions, due → given),
 ``infusions_delayed_fraction`` and ``infusions_missed_before_endpoint`` (per randomised patient);
-``expected_duration_weeks`` is simulated: first randomisation to the last patient's endpoint
-week (the scheduled endpoint visit closes the trial even when that patient dropped out), averaged
-over the power trials.
+``expected_duration_weeks`` is simulated: first randomisation to the look that ended the trial
+— for a trial run to the end, the last patient's endpoint week (the scheduled endpoint visit
+closes the trial even when that patient dropped out) — averaged over the power trials.
 
 Random streams
 --------------
@@ -823,9 +829,10 @@ def combine(
 ) -> PointResult:
     """Aggregate :meth:`DESEngine.run_task` outputs, sorted by task (order-free sums).
 
-    Power, type I error, assurance and the per-arm figures are the vectorized engine's
-    (:func:`simtrial.engines.vectorized.combine`); the operational figures are added to
-    ``extra`` and the simulated ``expected_duration_weeks`` replaces the closed form.
+    Power, type I error, assurance, early stops and the per-arm figures come from the shared
+    path (:func:`simtrial.engines.decide.combine`); the operational figures are added to
+    ``extra`` and the simulated ``expected_duration_weeks`` (with its SE) replaces the closed
+    form.
     """
     outputs = sorted(outputs, key=lambda o: o[0])
     result = combine_counts(scenario, n_total, simulations, [o[:3] for o in outputs])  # type: ignore[misc]
