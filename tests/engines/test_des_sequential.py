@@ -159,3 +159,31 @@ def test_look_uses_the_patients_randomised_by_the_cutoff():
     assert t.look_size(0.5, cutoff)[0] == 2  # weeks 0 and 1
     assert c.look_size(0.5, cutoff)[0] == 1  # week 2
     assert Design(s).needs_patients
+
+
+def test_des_agrees_with_vectorized_with_holm_over_two_arms():
+    """Several treatment arms (fixed design, Holm) are decided on the shared path too."""
+    changes = {
+        "arms": {
+            "msc2": {
+                "allocation": 1,
+                "schedule": {"infusion_weeks": [0, 1, 2, 3]},
+                "response": {"induction": 0.3, "loss_per_week": 0.1, "onset_weeks": 1},
+                "dropout": {"per_year": 0.1},
+            }
+        },
+        "analysis": {"treatment": ["msc", "msc2"], "multiplicity": "holm"},
+        "evaluate": {"n_total": [90]},
+    }
+    s = scenario(changes).base
+    des = DESEngine().evaluate(s, "base", 90, SIMULATIONS["des"], s.seed)
+    vec = VectorizedEngine().evaluate(s, "base", 90, SIMULATIONS["vectorized"], s.seed)
+    pairs = [("power", des.power, vec.power), ("type I error", des.type1_error, vec.type1_error)]
+    pairs += [
+        (f"power {arm}", des.extra["power_per_arm"][arm], vec.extra["power_per_arm"][arm])
+        for arm in ("msc", "msc2")
+    ]
+    for what, a, b in pairs:
+        p = (a * SIMULATIONS["des"] + b * SIMULATIONS["vectorized"]) / sum(SIMULATIONS.values())
+        se = max(math.sqrt(p * (1 - p) * sum(1 / n for n in SIMULATIONS.values())), 1e-9)
+        assert abs(a - b) <= Z * se, f"{what}: des {a:.4f}, vectorized {b:.4f}, SE {se:.4f}"
