@@ -187,3 +187,43 @@ def test_des_agrees_with_vectorized_with_holm_over_two_arms():
         p = (a * SIMULATIONS["des"] + b * SIMULATIONS["vectorized"]) / sum(SIMULATIONS.values())
         se = max(math.sqrt(p * (1 - p) * sum(1 / n for n in SIMULATIONS.values())), 1e-9)
         assert abs(a - b) <= Z * se, f"{what}: des {a:.4f}, vectorized {b:.4f}, SE {se:.4f}"
+
+
+def test_run_a_group_sequential_bayesian_design_with_operations(tmp_path):
+    """`simtrial run` end to end on the des engine: ra-capacity with two looks, a Bayesian rule
+    with predictive-probability futility and SAE monitoring (the type I error curve runs on
+    endpoint-probability arms, without the operations)."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from simtrial.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    data = yaml.safe_load((root / "scenarios" / "ra-capacity.yaml").read_text())
+    data["analysis"] |= {
+        "test": "bayes_posterior",
+        "sided": "one",
+        "bayes": {"threshold": 0.975},
+        "interims": {
+            "information": [0.5, 1.0],
+            "efficacy_spending": "obrien_fleming",
+            "futility": {"predictive_probability_below": 0.1},
+        },
+    }
+    data["safety"] = {"max_serious_rate_per_year": 0.3, "posterior_probability": 0.9}
+    data["evaluate"]["n_total"] = [40]
+    data["variants"] = {"slots_1_per_site": {"operations": {"infusion_slots_per_week": 1}}}
+    path = tmp_path / "gs.yaml"
+    path.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    argv = ["run", str(path), "--simulations", "40", "--out", str(out), "-q", "--no-report"]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["engine"] == "des"
+    point = summary["variants"]["slots_1_per_site"]["points"][0]
+    assert [look["information"] for look in point["stopped_by_look"]] == [0.5]
+    assert set(point["safety_stop_probability"]) >= {"scenario", "safe_rate", "unsafe_rate"}
+    assert point["mean_infusion_delay_weeks"]["msc"] > 0
+    assert point["expected_n"] <= 40
