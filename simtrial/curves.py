@@ -268,7 +268,10 @@ def _probability_scenario(scenario: Scenario, p_c: float, p_t: float) -> Scenari
             dropout=None if nri else spec.dropout,
         )
     evaluate = scenario.evaluate.model_copy(update={"sample_size": None})
-    return scenario.model_copy(update={"arms": arms, "safety": None, "evaluate": evaluate})
+    # arms given by their endpoint probability take no infusions: operations change nothing,
+    # and the curve runs on the vectorized engine also for a des scenario with operations
+    update = {"arms": arms, "safety": None, "evaluate": evaluate, "operations": None}
+    return scenario.model_copy(update=update)
 
 
 def type1_curve(

@@ -34,7 +34,7 @@
   ``{lognormal: ...}`` has none;
 - **safety**: the stopping rule (max SAE rate, posterior probability, Gamma prior, when it is
   checked) and the rates at which its stopping probability is reported: half and twice the
-  max rate (:func:`simtrial.engines.vectorized.purpose_values`);
+  max rate (:func:`simtrial.engines.decide.purpose_values`);
 - **enrolment** and **dropout** per arm.
 """
 

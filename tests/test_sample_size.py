@@ -92,7 +92,7 @@ def test_isotonic():
 
 def test_search_uses_common_random_numbers(monkeypatch):
     """With CRN every point draws the same per-trial parameters (assurance); without, not."""
-    import simtrial.engines.vectorized as vec
+    import simtrial.engines.decide as vec  # the shared path draws the assurance parameters
 
     s = scenario(
         {

@@ -1,4 +1,8 @@
-"""Trial-level decisions from simulated counts, through cached tables over (x_t, x_c)."""
+"""Reading cached decision tables over (x_t, x_c) for every simulated trial.
+
+The decisions themselves are made in one place, :class:`simtrial.analysis.design.Design`
+(through :mod:`simtrial.engines.decide`), for every Monte Carlo engine.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,6 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-
-from simtrial.analysis.frequentist import rejection_table
-from simtrial.scenario import Analysis
 
 
 def lookup(
@@ -45,18 +46,3 @@ def lookup(
         out[where] = values
     assert out is not None
     return out
-
-
-def reject(
-    analysis: Analysis,
-    x_t: ArrayLike,
-    m_t: ArrayLike,
-    x_c: ArrayLike,
-    m_c: ArrayLike,
-) -> NDArray[np.bool_]:
-    """Whether a fixed design's frequentist test rejects at level ``alpha``, trial by trial."""
-
-    def table(mt: int, mc: int) -> NDArray[np.bool_]:
-        return rejection_table(analysis.test, mt, mc, analysis.alpha, analysis.sided)
-
-    return lookup(table, x_t, m_t, x_c, m_c).astype(bool)

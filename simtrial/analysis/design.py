@@ -9,9 +9,11 @@ Rules (DESIGN §4; choices where it is silent are marked *choice*):
 
 - **Looks** happen when a fraction ``t_k`` of the patients have reached their endpoint visit
   (``analysis.interims.information``). Every patient is followed for the same number of weeks,
-  so the patients with an endpoint at look k are the first ``round(t_k·n)`` randomised; *choice*:
-  arms are assumed to be randomised in balanced blocks, so each arm contributes
-  ``round(t_k·n_arm)`` of them.
+  so the patients with an endpoint at look k are the first ``round(t_k·n)`` randomised. An
+  engine that knows each patient's randomisation week (``ArmData.randomised``: the DES) gives
+  each arm its actual share of them; otherwise (*choice*: randomisation in balanced blocks)
+  each arm contributes ``round(t_k·n_arm)``. At least one patient per arm
+  (:mod:`simtrial.engines.decide` states the whole contract).
 - **Efficacy**: a frequentist test rejects at look k when its p-value is at most the look's
   nominal level from the Lan–DeMets boundaries (:mod:`~simtrial.analysis.group_sequential`),
   so any test (Fisher, χ², z) can be used group-sequentially; a fixed design has one look at
@@ -83,16 +85,41 @@ class ArmData:
     exposure_weeks: NDArray[np.float64] | None = None
     loss_time: NDArray[np.float64] | None = None  # time_to_loss: NaN for non-responders
     loss_event: Bool | None = None
+    randomised: NDArray[np.float64] | None = None  # calendar week of randomisation (DES)
 
-    def counts(self, m: int, missing: str) -> tuple[Int, Int]:
-        """Responders and patients analysed among the first ``m`` patients."""
-        if m >= self.n:
+    def look_size(self, fraction: float, cutoff: NDArray[np.float64] | None) -> int | Int:
+        """Patients of the arm in a look at information ``fraction``: with randomisation weeks
+        and the look's ``cutoff`` (the last randomisation week whose endpoint is known), those
+        randomised by then, per trial; otherwise the first ``round(fraction·n)``. At least 1."""
+        if fraction >= 1.0:
+            return self.n
+        if self.randomised is None or cutoff is None:
+            return max(1, round(fraction * self.n))
+        known = (self.randomised <= cutoff[:, None]).sum(axis=1)
+        return np.maximum(known, 1).astype(np.int64)
+
+    def _first(self, values: NDArray[Any], m: int | Int) -> NDArray[Any]:
+        """Per-trial sums of ``values`` over the first ``m`` patients (``m`` per trial)."""
+        if isinstance(m, int | np.integer):
+            return values[:, :m].sum(axis=1)
+        mask = np.arange(self.n)[None, :] < np.asarray(m)[:, None]
+        return np.where(mask, values, 0).sum(axis=1)
+
+    def counts(self, m: int | Int, missing: str) -> tuple[Int, Int]:
+        """Responders and patients analysed among the first ``m`` patients (``m`` a number or
+        one number per trial)."""
+        if isinstance(m, int | np.integer) and m >= self.n:
             return self.successes, self.analysed
         assert self.success is not None and self.observed is not None
-        x = self.success[:, :m].sum(axis=1)
+        x = self._first(self.success, m)
         if missing == "non_responder":
-            return x, np.full(x.shape, m, dtype=np.int64)
-        return x, self.observed[:, :m].sum(axis=1)
+            return x, np.broadcast_to(np.asarray(m, dtype=np.int64), x.shape).copy()
+        return x, self._first(self.observed, m)
+
+    def safety_data(self, m: int | Int) -> tuple[Int, NDArray[np.float64]]:
+        """SAEs and weeks in the study of the first ``m`` patients, per trial."""
+        assert self.sae is not None and self.exposure_weeks is not None
+        return self._first(self.sae, m), self._first(self.exposure_weeks, m)
 
 
 @dataclass
@@ -262,10 +289,12 @@ class Design:
         analysis_index = {f: i for i, f in enumerate(self.information)}
         for fraction, is_analysis in self.looks(dt.n):
             final = fraction >= 1.0
-            m_t = dt.n if final else max(1, round(fraction * dt.n))
-            m_c = dc.n if final else max(1, round(fraction * dc.n))
+            cutoff = _cutoff(arrivals, fraction) if dt.randomised is not None else None
+            m_t = dt.look_size(fraction, cutoff)
+            m_c = dc.look_size(fraction, cutoff)
             if self.safety is not None and not final:
-                unsafe = active & self._unsafe([data[x] for x in self.treatments], fraction)
+                treated = [data[x] for x in self.treatments]
+                unsafe = active & self._unsafe(treated, fraction, cutoff)
                 reason[unsafe] = SAFETY
                 stop_fraction[unsafe] = fraction
                 active &= ~unsafe
@@ -304,15 +333,16 @@ class Design:
         assert threshold is not None and self.bayesian
         return self._bayes.futile(x_t, m_t, x_c, m_c, n_t, n_c, threshold)
 
-    def _unsafe(self, arms: list[ArmData], fraction: float) -> Bool:
+    def _unsafe(
+        self, arms: list[ArmData], fraction: float, cutoff: NDArray[np.float64] | None
+    ) -> Bool:
         assert self.safety is not None
-        events = 0
-        years = 0.0
+        events: Any = 0
+        years: Any = 0.0
         for arm in arms:
-            assert arm.sae is not None and arm.exposure_weeks is not None
-            m = max(1, round(fraction * arm.n))
-            events = events + arm.sae[:, :m].sum(axis=1)
-            years = years + arm.exposure_weeks[:, :m].sum(axis=1) / 52.0
+            sae, weeks = arm.safety_data(arm.look_size(fraction, cutoff))
+            events = events + sae
+            years = years + weeks / 52.0
         shape, rate = safety_prior(self.scenario)
         limit = self.safety.max_serious_rate_per_year
         from scipy import stats  # deferred: only safety looks need it (1 s of import)
@@ -371,6 +401,17 @@ def _selection_decisions(
         None,
         selection=out,
     )
+
+
+def _cutoff(arrivals: NDArray[np.float64] | None, fraction: float) -> NDArray[np.float64] | None:
+    """The randomisation week of patient ``round(fraction·N)`` (at least the first), per trial:
+    the look happens when that patient reaches the endpoint week, and everybody randomised by
+    then has an endpoint known (same follow-up for all)."""
+    if arrivals is None:
+        return None
+    n_total = arrivals.shape[1]
+    index = min(max(round(fraction * n_total), 1), n_total) - 1
+    return arrivals[:, index]
 
 
 def _better(x_t: Any, m_t: Any, x_c: Any, m_c: Any) -> Bool:

@@ -167,7 +167,8 @@ FEATURES = {
         "sample_size",
     },
     "exact": {"bayes_posterior", "sample_size"},
-    "des": set(),
+    # the DES decides on the vectorized engine's path (simtrial.engines.decide)
+    "des": {"interims", "bayes_posterior", "multi_arm", "safety"},
 }
 
 
@@ -295,7 +296,7 @@ class BlockStats:
     # early stops per look: ((information fraction, *stops in STOP_REASONS order), ...)
     by_look: tuple[tuple[float, ...], ...] = ()
     per_comparison_any: tuple[int, ...] = ()  # rejections per comparison, either direction
-    selection: tuple[float, ...] = ()  # selection designs: see vectorized.selection_sums
+    selection: tuple[float, ...] = ()  # selection designs: see decide.selection_sums
 
     def __add__(self, other: BlockStats) -> BlockStats:
         dur = (

@@ -9,12 +9,19 @@ weeks from the patient's randomisation ``r``.
 
 The patient journey is the vectorized engine's (:mod:`simtrial.engines.vectorized`), patient by
 patient: with no ``operations`` limits the two engines simulate the same model, so the DES passes
-the same statistical suite. Rules, in patient time:
+the same statistical suite. The two engines also *decide* the same way: each trial's patients
+(per arm, in randomisation order: endpoint met, in the study at the endpoint week, SAEs, weeks
+in the study, randomisation week) go to the shared decision path of
+:mod:`simtrial.engines.decide` and :class:`~simtrial.analysis.design.Design` — group-sequential
+looks with futility, Bayesian rules, safety looks, harm stops, Holm/Bonferroni — and a look at
+information ``t`` analyses the patients whose endpoint is known at its calendar time (those
+randomised by the ``round(t·N)``-th arrival). Rules, in patient time:
 
 - **accrual and randomisation**: patients arrive as a Poisson process at
   ``enrolment.rate_per_week`` from week 0 (the first arrival is an exponential gap after the
-  opening; durations are measured from the first randomisation). Arms come from a shuffled list
-  holding exactly ``n_per_arm`` labels of each arm, taken in order of arrival. Without an
+  opening; durations are measured from the first randomisation). Arms come in order of
+  arrival from permuted blocks of the allocation ratio (1:1 → blocks of 2; 2:1 → of 3), which
+  gives exactly ``n_per_arm`` of each arm and balanced interim looks. Without an
   ``enrolment`` block every patient is randomised at week 0 (only without ``operations``).
 - **sites**: each patient goes to a site drawn uniformly at random — the same as independent
   Poisson accrual at ``rate/sites`` at each site.
@@ -58,9 +65,9 @@ the same statistical suite. Rules, in patient time:
 Per point, :attr:`~simtrial.results.PointResult.extra` adds per arm (of the arms with a
 schedule): ``mean_infusion_delay_weeks`` (over given infusions, due → given),
 ``infusions_delayed_fraction`` and ``infusions_missed_before_endpoint`` (per randomised patient);
-``expected_duration_weeks`` is simulated: first randomisation to the last patient's endpoint
-week (the scheduled endpoint visit closes the trial even when that patient dropped out), averaged
-over the power trials.
+``expected_duration_weeks`` is simulated: first randomisation to the look that ended the trial
+— for a trial run to the end, the last patient's endpoint week (the scheduled endpoint visit
+closes the trial even when that patient dropped out) — averaged over the power trials.
 
 Random streams
 --------------
@@ -83,21 +90,20 @@ import numpy as np
 import simpy
 from simpy.core import NORMAL
 
-from simtrial.analysis.decision import reject
+from simtrial.analysis.design import ArmData, Design
 from simtrial.engines.base import (
     ASSURANCE,
     POWER,
     TYPE1,
     ArmTotals,
     BlockEngine,
+    BlockStats,
     drawn_values,
-    has_uncertainty,
-    null_values,
-    point_values,
     refuse,
     stream,
 )
-from simtrial.engines.vectorized import combine as combine_counts
+from simtrial.engines.decide import block_stats, purpose_values, purposes
+from simtrial.engines.decide import combine as combine_counts
 from simtrial.model import ArmValues
 from simtrial.results import PointResult
 from simtrial.scenario import Scenario
@@ -200,6 +206,7 @@ class Patient:
     missed: int = 0
     success: bool = False
     observed: bool = False
+    exposure: float = 0.0  # weeks in the study (to the endpoint week or dropout)
 
 
 @dataclass(frozen=True)
@@ -220,11 +227,16 @@ class ArmCounts:
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """One simulated trial: per-arm counts, its duration and the number of SimPy events."""
+    """One simulated trial: per-arm counts, its duration and the number of SimPy events;
+    ``patients`` holds, per arm, per-patient arrays in randomisation order (``success``,
+    ``observed``, ``sae``, ``exposure_weeks``, ``randomised``: what the shared decision path
+    needs, :mod:`simtrial.engines.decide`) and ``arrivals`` every randomisation week."""
 
     arms: dict[str, ArmCounts]
     duration: float
     events: int
+    patients: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    arrivals: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 TraceRow = tuple[int, int | str, str, float, str, str]
@@ -270,8 +282,7 @@ class TrialModel:
         self.endpoint = scenario.endpoint
         self.end = scenario.endpoint.end_week
         self.n = sum(n_per_arm.values())
-        labels = [arm for arm, k in n_per_arm.items() for _ in range(k)]
-        self.arm_of = [labels[i] for i in rng.permutation(self.n)]
+        self.arm_of = randomisation_list(scenario, n_per_arm, rng)
         rate = scenario.enrolment.rate_per_week if scenario.enrolment is not None else None
         self.gaps = rng.exponential(1.0 / rate, size=self.n) if rate else np.zeros(self.n)
         ops = scenario.operations
@@ -302,6 +313,10 @@ class TrialModel:
         if self.doses is not None or self.slots is not None:
             self.env.process(self.weekly_release())
         self.env.run(until=self.done)
+        # Settle the instant the last patient left: an infusion still waiting when it left is
+        # resumed (and recorded as missed) by events at this same time, after ``done``.
+        while self.env.peek() <= self.env.now:
+            self.env.step()
         return self.patients
 
     def accrual(self) -> Generator[simpy.Event, Any, None]:
@@ -495,6 +510,7 @@ class TrialModel:
         else:
             self.note(p, p.randomised + t, "dropout", "")
         p.left = True
+        p.exposure = t
         if p.gone is not None:
             p.gone.succeed()
         if a.sae_per_week > 0:
@@ -540,9 +556,37 @@ class TrialModel:
             arms[name] = ArmCounts(
                 observed=observed, randomised=size, dropouts=size - completed, **sums
             )
-        times = [p.randomised for p in ps]
-        duration = max(times) - min(times) + self.end
-        return TrialOutcome(arms, duration, events)
+        times = np.array([p.randomised for p in ps])
+        duration = float(times.max() - times.min() + self.end)
+        per_patient = {
+            "success": np.array([p.success for p in ps], dtype=bool),
+            "observed": np.array([p.observed for p in ps], dtype=bool),
+            "sae": np.array([p.serious_adverse_events for p in ps], dtype=np.int64),
+            "exposure_weeks": np.array([p.exposure for p in ps]),
+            "randomised": times,
+        }
+        patients = {
+            name: {key: col[arm == name] for key, col in per_patient.items()}
+            for name in self.params
+        }
+        return TrialOutcome(arms, duration, events, patients, times)
+
+
+def randomisation_list(
+    scenario: Scenario, n_per_arm: dict[str, int], rng: np.random.Generator
+) -> list[str]:
+    """Arms in order of arrival: permuted blocks of the allocation ratio (one block holds each
+    arm ``allocation`` times, in random order), so every block of arrivals is balanced — the
+    convention the shared decision path uses for who is in an interim look
+    (:mod:`simtrial.engines.decide`). ``n_per_arm`` not a whole number of blocks (never from a
+    validated scenario) falls back to one shuffled list of all labels."""
+    block = [arm for arm, spec in scenario.arms.items() for _ in range(spec.allocation)]
+    blocks, rest = divmod(sum(n_per_arm.values()), len(block))
+    if rest or any(n_per_arm[a] != blocks * block.count(a) for a in n_per_arm):
+        labels = [arm for arm, k in n_per_arm.items() for _ in range(k)]
+        return [labels[i] for i in rng.permutation(len(labels))]
+    order = rng.permuted(np.tile(np.arange(len(block)), (blocks, 1)), axis=1)
+    return [block[i] for i in order.ravel()]
 
 
 def trial_seeds(seed: int, variant: str, n_total: int, purpose: int, block: int, trials: int):
@@ -556,15 +600,14 @@ def trial_seeds(seed: int, variant: str, n_total: int, purpose: int, block: int,
 def trial_params(
     scenario: Scenario, purpose: int, rng: np.random.Generator | None
 ) -> dict[str, ArmParams]:
-    """Parameter values of one trial: means (power), the null (type I) or one joint draw
-    (assurance, from ``rng``)."""
+    """Parameter values of one trial: one joint draw for assurance (from ``rng``), else those
+    of :func:`~simtrial.engines.decide.purpose_values` (means, the null, a safe or unsafe SAE
+    rate)."""
     if purpose == ASSURANCE:
         assert rng is not None
         values = drawn_values(scenario, 1, rng)
     else:
-        values = point_values(scenario)
-        if purpose == TYPE1:
-            values = null_values(values, scenario)
+        values = purpose_values(scenario, purpose, 1, None)
     # Under the null a treatment arm takes the control arm's whole model, including its use of
     # operations (no cell doses): the null holds exactly, as in the other engines.
     treatments = set(scenario.analysis.treatments) if purpose != TYPE1 else set()
@@ -633,7 +676,7 @@ class Operational:
         )
 
 
-TaskOutput = tuple[Task, tuple[int, int], dict[str, ArmTotals], Operational]
+TaskOutput = tuple[Task, BlockStats, dict[str, ArmTotals], Operational]
 
 
 class DESEngine(BlockEngine):
@@ -660,32 +703,28 @@ class DESEngine(BlockEngine):
         refuse(scenario, self.name, extra)
 
     def tasks(self, scenario: Scenario, simulations: int) -> list[Task]:
-        """Independent units of work ``(purpose, block, trials)`` for one point."""
-        purposes = [POWER, TYPE1] + ([ASSURANCE] if has_uncertainty(scenario) else [])
-        return [(p, b, t) for p in purposes for b, t in self.blocks(simulations)]
+        """Independent units of work ``(purpose, block, trials)`` for one point: the purposes
+        of :func:`~simtrial.engines.decide.purposes`, as in the vectorized engine."""
+        return [(p, b, t) for p in purposes(scenario) for b, t in self.blocks(simulations)]
 
     def run_task(
         self, scenario: Scenario, variant: str, n_total: int, task: Task, seed: int
     ) -> TaskOutput:
-        """Simulate one block; returns rejection counts, per-arm and operational totals."""
+        """Simulate one block and decide it on the shared path (:class:`Design`); returns the
+        trial-level counts, per-arm and operational totals."""
         purpose, block, trials = task
         params = None if purpose == ASSURANCE else trial_params(scenario, purpose, None)
         outcomes = [
             simulate_trial(scenario, n_total, seq, purpose, params=params)
             for seq in trial_seeds(seed, variant, self.point_key(n_total), purpose, block, trials)
         ]
-        t, c = scenario.analysis.treatments[0], scenario.analysis.control
-        xt = np.array([o.arms[t].successes for o in outcomes])
-        mt = np.array([o.arms[t].observed for o in outcomes])
-        xc = np.array([o.arms[c].successes for o in outcomes])
-        mc = np.array([o.arms[c].observed for o in outcomes])
-        rejected = reject(scenario.analysis, xt, mt, xc, mc)
-        better = rejected & (xt * mc > xc * mt)
+        data, arrivals = trial_data(scenario, n_total, outcomes)
+        decisions = Design(scenario).decide(data, arrivals, scenario.endpoint.end_week)
         totals = {arm: _arm_totals([o.arms[arm] for o in outcomes]) for arm in scenario.arms}
         ops = Operational()
         if purpose == POWER:
-            ops = _operational(outcomes)
-        return task, (int(rejected.sum()), int(better.sum())), totals, ops
+            ops = _operational(outcomes, decisions.duration)
+        return task, block_stats(scenario, n_total, trials, decisions), totals, ops
 
     def combine(
         self, scenario: Scenario, n_total: int, simulations: int, outputs: list[TaskOutput]
@@ -738,12 +777,44 @@ def _arm_totals(counts: list[ArmCounts]) -> ArmTotals:
     )
 
 
-def _operational(outcomes: list[TrialOutcome]) -> Operational:
+def trial_data(
+    scenario: Scenario, n_total: int, outcomes: list[TrialOutcome]
+) -> tuple[dict[str, ArmData], np.ndarray | None]:
+    """The block's trials as the shared decision path sees them (the contract of
+    :mod:`simtrial.engines.decide`): per arm, per-trial counts and per-patient arrays in
+    randomisation order, with randomisation weeks; and every trial's randomisation weeks
+    (``None`` without enrolment: everybody is randomised at week 0)."""
+    calendar = scenario.enrolment is not None
+    data: dict[str, ArmData] = {}
+    for arm, n in scenario.n_per_arm(n_total).items():
+
+        def stack(key: str, arm: str = arm, n: int = n) -> np.ndarray:
+            return np.stack([o.patients[arm][key] for o in outcomes]).reshape(len(outcomes), n)
+
+        data[arm] = ArmData(
+            n=n,
+            successes=np.array([o.arms[arm].successes for o in outcomes], dtype=np.int64),
+            analysed=np.array([o.arms[arm].observed for o in outcomes], dtype=np.int64),
+            success=stack("success"),
+            observed=stack("observed"),
+            sae=stack("sae"),
+            exposure_weeks=stack("exposure_weeks"),
+            randomised=stack("randomised") if calendar else None,
+        )
+    arrivals = np.stack([o.arrivals for o in outcomes]) if calendar else None
+    return data, arrivals
+
+
+def _operational(outcomes: list[TrialOutcome], durations: np.ndarray | None) -> Operational:
+    """Operational totals of the power trials; ``durations``: first randomisation to the look
+    that ended each trial (the last endpoint week of a trial run to the end)."""
     arms = outcomes[0].arms if outcomes else {}
+    if durations is None:
+        durations = np.array([o.duration for o in outcomes])
     return Operational(
         trials=len(outcomes),
-        duration=sum(o.duration for o in outcomes),
-        duration_sq=sum(o.duration**2 for o in outcomes),
+        duration=float(durations.sum()),
+        duration_sq=float((durations**2).sum()),
         events=sum(o.events for o in outcomes),
         delay={a: sum(o.arms[a].delay for o in outcomes) for a in arms},
         delayed={a: sum(o.arms[a].delayed for o in outcomes) for a in arms},
@@ -758,9 +829,10 @@ def combine(
 ) -> PointResult:
     """Aggregate :meth:`DESEngine.run_task` outputs, sorted by task (order-free sums).
 
-    Power, type I error, assurance and the per-arm figures are the vectorized engine's
-    (:func:`simtrial.engines.vectorized.combine`); the operational figures are added to
-    ``extra`` and the simulated ``expected_duration_weeks`` replaces the closed form.
+    Power, type I error, assurance, early stops and the per-arm figures come from the shared
+    path (:func:`simtrial.engines.decide.combine`); the operational figures are added to
+    ``extra`` and the simulated ``expected_duration_weeks`` (with its SE) replaces the closed
+    form.
     """
     outputs = sorted(outputs, key=lambda o: o[0])
     result = combine_counts(scenario, n_total, simulations, [o[:3] for o in outputs])  # type: ignore[misc]

@@ -166,7 +166,7 @@ def test_event_counts_of_a_tiny_trial():
     assert events.count("infusion") == 4 + extras == out.arms["msc"].infusions
     assert extras == events.count("redose_decided") <= 2 * 2
     assert out.events == 40 + extras
-    assert extras == 1  # this seed; a change of behaviour changes it
+    assert extras == 3  # this seed (permuted-block randomisation); a change of behaviour changes it
 
 
 @pytest.mark.parametrize(
