@@ -345,11 +345,12 @@ def _point_sizes(scenario: Scenario) -> list[tuple[int, int]]:
 def estimate_run(scenarios: ScenarioSet, engine: str, simulations: int) -> RunEstimate:
     """Peak memory and work of ``simtrial run`` (see the module docstring for the model)."""
     from simtrial.engines.base import has_uncertainty
+    from simtrial.engines.decide import purposes as purposes_of
 
     memory = 0.0
     work = 0.0
     for scenario in scenarios.variants.values():
-        purposes = 3 if has_uncertainty(scenario) else 2
+        purposes = len(purposes_of(scenario))  # power, type I, assurance, SAE rates, nulls
         for n_total, evaluations in _point_sizes(scenario):
             arms = sorted(scenario.n_per_arm(n_total).values())
             # every engine decides through the test's table over (x_t, x_c) (not log-rank)

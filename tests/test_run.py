@@ -173,3 +173,22 @@ def test_progress_total_counts_every_simulated_trial():
     run(searched, engine="vectorized", simulations=300, progress=done.append)
     estimate = total_work(searched, "vectorized", 300)
     assert 0.75 * sum(done) <= estimate <= 1.25 * sum(done)
+
+
+def test_run_estimate_counts_every_simulated_patient_journey():
+    """limits.estimate_run's work (patient journeys) is the trials the run reports, times the
+    patients per trial, safety-rate runs included (they were once left out)."""
+    from simtrial.limits import estimate_run
+    from simtrial.power import run
+    from tests.helpers import scenario
+
+    s = scenario(
+        {
+            "arms": {"msc": {"response": {"induction": {"beta": [4, 6]}}}},
+            "safety": {"max_serious_rate_per_year": 0.3, "posterior_probability": 0.9},
+            "evaluate": {"n_total": [40]},
+        }
+    )
+    done: list[int] = []
+    run(s, engine="vectorized", simulations=200, progress=done.append)
+    assert estimate_run(s, "vectorized", 200).work == sum(done) * 40
