@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -80,13 +81,20 @@ SECTIONS = (
 )
 
 
-def design_summary(scenarios: ScenarioSet | Scenario) -> dict[str, Any]:
+def design_summary(
+    scenarios: ScenarioSet | Scenario,
+    calibrated: Mapping[str, Mapping[int, Scenario]] | None = None,
+) -> dict[str, Any]:
     """The design summary of every variant, as plain data.
 
     Parameters
     ----------
     scenarios : ScenarioSet or Scenario
         From :func:`simtrial.load_scenario` (or one scenario, reported as ``base``).
+    calibrated : mapping, optional
+        Per variant, the calibrated scenario of each ``n_total`` (``analysis.calibrate``; what
+        :func:`simtrial.run` evaluated): the critical counts are then those of the calibrated
+        rule. Without it a calibrating design's counts are those of the rule as written.
 
     Returns
     -------
@@ -102,10 +110,14 @@ def design_summary(scenarios: ScenarioSet | Scenario) -> dict[str, Any]:
     [1.959964]
     """
     variants = scenarios.variants if isinstance(scenarios, ScenarioSet) else {"base": scenarios}
-    return {"variants": {name: _variant(sc) for name, sc in variants.items()}}
+    return {
+        "variants": {
+            name: _variant(sc, (calibrated or {}).get(name, {})) for name, sc in variants.items()
+        }
+    }
 
 
-def _variant(scenario: Scenario) -> dict[str, Any]:
+def _variant(scenario: Scenario, calibrated: Mapping[int, Scenario]) -> dict[str, Any]:
     from simtrial.analysis.design import Design
 
     design = Design(scenario)
@@ -113,7 +125,7 @@ def _variant(scenario: Scenario) -> dict[str, Any]:
         "endpoint": _endpoint(scenario),
         "analysis": _analysis(scenario),
         "looks": _looks(scenario, design),
-        "critical_counts": _critical_counts(scenario, design),
+        "critical_counts": _critical_counts(scenario, design, calibrated),
         "priors": _priors(scenario),
         "safety": _safety(scenario),
         "enrolment": (
@@ -309,7 +321,11 @@ def decision_boundary(table: np.ndarray) -> list[int | None]:
     return [f if h else None for f, h in zip(first, hit, strict=True)]
 
 
-def _critical_counts(scenario: Scenario, design: Any) -> dict[str, Any] | None:
+def _critical_counts(
+    scenario: Scenario, written: Any, calibrated: Mapping[int, Scenario]
+) -> dict[str, Any] | None:
+    from simtrial.analysis.design import Design
+
     a = scenario.analysis
     if a.test == "logrank" or len(a.treatments) > 1:
         return None
@@ -318,6 +334,7 @@ def _critical_counts(scenario: Scenario, design: Any) -> dict[str, Any] | None:
     points = []
     for n_total in scenario.evaluate.n_total:
         n = scenario.n_per_arm(n_total)
+        design: Any = Design(calibrated[n_total]) if n_total in calibrated else written
         looks = []
         for k, fraction in enumerate(design.information):
             final = fraction >= 1.0
@@ -340,7 +357,12 @@ def _critical_counts(scenario: Scenario, design: Any) -> dict[str, Any] | None:
                     "boundary": boundary,
                 }
             )
-        points.append({"n_total": n_total, "n_per_arm": {t: n[t], c: n[c]}, "looks": looks})
+        point: dict[str, Any] = {"n_total": n_total, "n_per_arm": {t: n[t], c: n[c]}}
+        if n_total in calibrated:
+            point["rule"] = "calibrated"
+        elif a.calibrate is not None:
+            point["rule"] = "as written"
+        points.append({**point, "looks": looks})
     return {
         "treatment": t,
         "control": c,
@@ -557,7 +579,8 @@ def _section_lines(key: str, s: Any) -> list[tuple[str, str]]:
             for look in point["looks"]:
                 m_t, m_c = look["m_treatment"], look["m_control"]
                 where = "" if look["information"] >= 1 else f" at t={look['information']:g}"
-                head = f"n_total {point['n_total']}{where}"
+                rule = f" ({point['rule']})" if point.get("rule") else ""
+                head = f"n_total {point['n_total']}{where}{rule}"
                 if look["x_control"] is None:
                     text = f"{m_t} vs {m_c} analysed (control probability unknown)"
                 else:
@@ -669,7 +692,11 @@ def summary_lines(summary: dict[str, Any]) -> list[tuple[str, str]]:
         else:
             for name, value in zip(names, values, strict=True):
                 lines += [(f"{label} [{name}]", text) for label, text in _section_lines(key, value)]
-    if any(variants[n]["analysis"].get("calibrated") for n in names):
+    if any(
+        point.get("rule") == "as written"
+        for n in names
+        for point in (variants[n]["critical_counts"] or {}).get("points", [])
+    ):
         # the counts come from the rule as written; the results use the calibrated one
         lines = [
             (label, CALIBRATED_COUNTS + text)

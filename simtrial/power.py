@@ -102,6 +102,7 @@ def run(
     for scenario in scenarios.variants.values():
         impl.check(scenario)
     variants = {}
+    calibrated: dict[str, dict[int, Scenario]] = {}  # the calibrated rule of every n_total
     for name, scenario in scenarios.variants.items():
         # with analysis.calibrate, every point (and the search) runs the calibrated threshold
         vimpl = curves.calibrated_engine(impl, scenario)
@@ -113,6 +114,8 @@ def run(
         if scenario.evaluate.sample_size is not None:
             size = search_sample_size(vimpl, scenario, name, sims, the_seed, progress)
         calibrations = getattr(vimpl, "cache", None)
+        if calibrations:
+            calibrated[name] = {n: sc for n, (sc, _) in calibrations.items()}
         variants[name] = VariantResult(
             name=name,
             points=points,
@@ -135,7 +138,7 @@ def run(
         test=base.analysis.test,
         endpoint=base.endpoint.kind,
         version=_version(),
-        design=design_summary(scenarios),
+        design=design_summary(scenarios, calibrated),
         sweep=swept,
     )
 

@@ -342,3 +342,31 @@ def test_critical_counts_of_a_calibrated_rule_say_they_are_at_the_written_thresh
         summary_lines(design_summary(load_scenario(ROOT / "scenarios" / "as-schedules.yaml")))
     )
     assert plain["critical counts"].startswith("boundary[x_c]")
+
+
+def test_a_runs_critical_counts_are_those_of_the_calibrated_rule():
+    """In `simtrial run`, a calibrating design's counts are the calibrated rule's: the same as
+    the written rule's boundary with the reported calibrated threshold written in."""
+    s = load_scenario(ROOT / "scenarios" / "ra-phase2-bayes.yaml")
+    base = s.variants["base"]
+    result = run(s, simulations=50)
+    counts = result.design["variants"]["base"]["critical_counts"]
+    lines = dict(summary_lines(result.design))
+    assert lines["critical counts"].startswith("boundary[x_c]")  # no "as written" warning
+    differs = False
+    for point, res in zip(counts["points"], result.variants["base"].points, strict=True):
+        assert point["rule"] == "calibrated"
+        threshold = res.extra["calibration"]["calibrated"]
+        bayes = base.analysis.bayes.model_copy(update={"threshold": threshold})
+        analysis = base.analysis.model_copy(update={"bayes": bayes, "calibrate": None})
+        fixed = base.model_copy(update={"analysis": analysis})
+        want = only(design_summary(fixed))["critical_counts"]["points"]
+        want = next(p for p in want if p["n_total"] == point["n_total"])
+        assert [lk["boundary"] for lk in point["looks"]] == [lk["boundary"] for lk in want["looks"]]
+        written = next(
+            p
+            for p in only(design_summary(base))["critical_counts"]["points"]
+            if p["n_total"] == point["n_total"]
+        )
+        differs |= point["looks"] != written["looks"]
+    assert differs  # 15/30 calibrated vs 14/30 written at n_total 60
