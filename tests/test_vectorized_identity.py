@@ -1,4 +1,4 @@
-"""The vectorized engine's summary.json is pinned byte for byte (tests/fixtures/vectorized/).
+"""Every shipped scenario's summary.json is pinned byte for byte (tests/fixtures/vectorized/).
 
 The fixtures were written *before* the decision and aggregation code moved to
 :mod:`simtrial.engines.decide` (issue "One pipeline, layered"), so this test proves that the
@@ -27,6 +27,14 @@ from tests.helpers import scenario
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "vectorized"
 SHIPPED = ["ra-phase2-bayes", "ra-phase2", "as-mams"]
+# Every other shipped scenario, pinned before the layers moved into packages (issue 12): the
+# engine each names (ra-capacity is calendar-time, the des engine) at few trials to stay fast.
+SHIPPED_OWN_ENGINE = {
+    "as-schedules": 400,
+    "jia-redosing": 400,
+    "uc-followup": 400,
+    "ra-capacity": 40,
+}
 SIMULATIONS = 400
 
 DESIGNS = {
@@ -73,14 +81,16 @@ DESIGNS = {
 
 
 def shipped_summary(name: str, out: Path) -> str:
+    own = name in SHIPPED_OWN_ENGINE
+    engine = [] if own else ["--engine", "vectorized"]
+    simulations = SHIPPED_OWN_ENGINE[name] if own else SIMULATIONS
     code = main(
         [
             "run",
             str(ROOT / "scenarios" / f"{name}.yaml"),
-            "--engine",
-            "vectorized",
+            *engine,
             "--simulations",
-            str(SIMULATIONS),
+            str(simulations),
             "--out",
             str(out),
             "-q",
@@ -98,7 +108,7 @@ def design_result(name: str) -> str:
     return json.dumps(r.to_dict(), indent=1, sort_keys=True) + "\n"
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", SHIPPED + sorted(SHIPPED_OWN_ENGINE))
 def test_shipped_summary_is_unchanged(tmp_path, name):
     expected = (FIXTURES / f"{name}.summary.json").read_text()
     assert shipped_summary(name, tmp_path / name) == expected
@@ -115,9 +125,12 @@ if __name__ == "__main__":  # regenerate the fixtures
 
     FIXTURES.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for name in SHIPPED:
+        for name in SHIPPED + sorted(SHIPPED_OWN_ENGINE):
             text = shipped_summary(name, Path(tmp) / name)
             (FIXTURES / f"{name}.summary.json").write_text(text)
     for name in DESIGNS:
         (FIXTURES / f"{name}.point.json").write_text(design_result(name))
-    print(f"wrote {len(SHIPPED) + len(DESIGNS)} fixtures to {FIXTURES}", file=sys.stderr)
+    print(
+        f"wrote {len(SHIPPED) + len(SHIPPED_OWN_ENGINE) + len(DESIGNS)} fixtures to {FIXTURES}",
+        file=sys.stderr,
+    )
