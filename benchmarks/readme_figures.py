@@ -44,7 +44,7 @@ def _arms(values: dict[str, float] | None) -> str:
 def run_one(name: str) -> tuple[dict[str, Any], float]:
     """``simtrial run scenarios/<name>.yaml`` in a fresh process; (summary, wall seconds)."""
     out = ROOT / "results" / "shipped" / name
-    command = [sys.executable, "-m", "simtrial.cli", "run", f"scenarios/{name}.yaml"]
+    command = [sys.executable, "-m", "simtrial.cli.main", "run", f"scenarios/{name}.yaml"]
     command += ["--out", str(out.relative_to(ROOT)), "-q"]
     start = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True)

@@ -40,7 +40,7 @@ from simtrial.analysis import frequentist  # noqa: E402
 from simtrial.engines.base import point_values  # noqa: E402
 from simtrial.engines.exact import ExactEngine  # noqa: E402
 from simtrial.engines.vectorized import simulate_arm  # noqa: E402
-from simtrial.scenario import deep_merge, load_scenario, validate_data  # noqa: E402
+from simtrial.scenario.schema import deep_merge, load_scenario, validate_data  # noqa: E402
 
 
 def best_of(fn, repeat: int) -> float:
@@ -161,7 +161,7 @@ def bench_des(quick: bool) -> dict[str, float]:
 
 def bench_sample_size() -> dict[str, float]:
     """Exact-engine sample-size search, 0.3 vs 0.6, Fisher two-sided, 80% power."""
-    from simtrial.power import search_sample_size
+    from simtrial.planning.power import search_sample_size
 
     data = {
         "name": "bench",
@@ -190,7 +190,7 @@ def bench_parallel(quick: bool) -> dict[str, float]:
     """The same point on 1 and 2 local worker processes (identical results asserted); the
     median speedup over repeated 1-then-2 pairs, with its range."""
     from simtrial.engines.vectorized import VectorizedEngine
-    from simtrial.parallel import DistributedEngine, LocalExecutor
+    from simtrial.planning.parallel import DistributedEngine, LocalExecutor
 
     s = load_scenario(ROOT / "scenarios" / "jia-redosing.yaml").variants["redose_on_loss"]
     sims = 8000 if quick else 40000
@@ -200,7 +200,7 @@ def bench_parallel(quick: bool) -> dict[str, float]:
     executor = LocalExecutor(2)
     try:
         # start both workers and load simtrial and the fitted priors in them before timing
-        from simtrial.parallel import _run_task
+        from simtrial.planning.parallel import _run_task
 
         warm = [("vectorized", s, "warm", 120, (p, b, 50), 1) for b in range(4) for p in (0, 1, 2)]
         list(executor.run(_run_task, warm))
@@ -230,7 +230,7 @@ def bench_memory(quick: bool) -> dict[str, float]:
     code = f"""
 import resource, sys
 sys.path.insert(0, {str(ROOT)!r})
-from simtrial.scenario import load_scenario
+from simtrial.scenario.schema import load_scenario
 from simtrial.engines.vectorized import VectorizedEngine
 s = load_scenario({str(ROOT / "scenarios" / "ra-phase2.yaml")!r}).variants["monthly_x3"]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

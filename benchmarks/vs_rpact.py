@@ -86,16 +86,16 @@ PARTS = """\
 import json, sys, tempfile, time, tracemalloc
 from pathlib import Path
 t0 = time.perf_counter()
-import simtrial.cli
-from simtrial.analysis import design as _design
+import simtrial.cli.main
+from simtrial.engines import design as _design
 from simtrial.analysis.group_sequential import _boundaries, boundaries
 from simtrial.engines import vectorized as _vectorized
-from simtrial.limits import check_run
-from simtrial.outdir import OutputDir
-from simtrial.parallel import make_executor
-from simtrial.power import run
-from simtrial.report import write_outputs
-from simtrial.scenario import load_scenario
+from simtrial.scenario.limits import check_run
+from simtrial.report.files import OutputDir
+from simtrial.planning.parallel import make_executor
+from simtrial.planning.power import run
+from simtrial.report.table import write_outputs
+from simtrial.scenario.schema import load_scenario
 t1 = time.perf_counter()
 scenarios = load_scenario(Path(sys.argv[1]))
 s = scenarios.base
@@ -181,7 +181,7 @@ def check_r() -> str:
 def setup() -> dict[str, Any]:
     """The scenario's figures and the R code doing the same work."""
     sys.path.insert(0, str(ROOT))
-    from simtrial.scenario import load_scenario
+    from simtrial.scenario.schema import load_scenario
 
     scenarios = load_scenario(SCENARIO)
     s = scenarios.base

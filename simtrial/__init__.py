@@ -11,13 +11,13 @@ from simtrial._modules import lazy_getattr
 from simtrial.errors import EngineError, PriorError, ScenarioError, SimtrialError
 
 if TYPE_CHECKING:  # imported on first use (``simtrial --help`` should not load SciPy)
-    from simtrial.design_summary import design_summary
-    from simtrial.model import response_probability
-    from simtrial.plots import burden, power_curve, response_over_time, stopping
-    from simtrial.power import run
-    from simtrial.results import PointResult, RunResult, VariantResult
-    from simtrial.scenario import Scenario, ScenarioSet, load_scenario
-    from simtrial.sensitivity import SweepResult, sweep
+    from simtrial.engines.results import PointResult, RunResult, VariantResult
+    from simtrial.model.response import response_probability
+    from simtrial.planning.design_summary import design_summary
+    from simtrial.planning.power import run
+    from simtrial.planning.sweep import SweepResult, sweep
+    from simtrial.report.plots import burden, power_curve, response_over_time, stopping
+    from simtrial.scenario.schema import Scenario, ScenarioSet, load_scenario
 
 __all__ = [
     "EngineError",
@@ -43,21 +43,21 @@ __all__ = [
 
 
 _LAZY = {
-    "design_summary": "simtrial.design_summary",
-    "response_probability": "simtrial.model",
-    "burden": "simtrial.plots",
-    "power_curve": "simtrial.plots",
-    "response_over_time": "simtrial.plots",
-    "stopping": "simtrial.plots",
-    "run": "simtrial.power",
-    "PointResult": "simtrial.results",
-    "RunResult": "simtrial.results",
-    "VariantResult": "simtrial.results",
-    "Scenario": "simtrial.scenario",
-    "ScenarioSet": "simtrial.scenario",
-    "load_scenario": "simtrial.scenario",
-    "SweepResult": "simtrial.sensitivity",
-    "sweep": "simtrial.sensitivity",
+    "design_summary": "simtrial.planning.design_summary",
+    "response_probability": "simtrial.model.response",
+    "burden": "simtrial.report.plots",
+    "power_curve": "simtrial.report.plots",
+    "response_over_time": "simtrial.report.plots",
+    "stopping": "simtrial.report.plots",
+    "run": "simtrial.planning.power",
+    "PointResult": "simtrial.engines.results",
+    "RunResult": "simtrial.engines.results",
+    "VariantResult": "simtrial.engines.results",
+    "Scenario": "simtrial.scenario.schema",
+    "ScenarioSet": "simtrial.scenario.schema",
+    "load_scenario": "simtrial.scenario.schema",
+    "SweepResult": "simtrial.planning.sweep",
+    "sweep": "simtrial.planning.sweep",
 }
 
 

@@ -243,7 +243,7 @@ def line_for(lines: Mapping[Loc, int], loc: Loc) -> int | None:
 def from_variant(loc: Loc, base: Any, variant: Any) -> bool:
     """Whether the value at ``loc`` of a merged variant comes from the variant's own data.
 
-    Follows :func:`simtrial.scenario.deep_merge`: where both sides hold a mapping the merge
+    Follows :func:`simtrial.scenario.schema.deep_merge`: where both sides hold a mapping the merge
     goes on key by key; a key the variant gives with a non-mapping (or where the base has
     none) is the variant's; a key only the base gives is the base's. A field missing from
     both is the base's, unless the variant added the mapping that lacks it.

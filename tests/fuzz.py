@@ -6,7 +6,7 @@ and runnable by hand for a longer campaign::
     python -m tests.fuzz --cases 2000 --seed 1 --seconds 600
 
 Each case mutates one shipped scenario (a field set to a hostile value, a block removed, the
-YAML text damaged), then calls :func:`simtrial.cli.main` with ``validate`` or ``run`` (small
+YAML text damaged), then calls :func:`simtrial.cli.main.main` with ``validate`` or ``run`` (small
 ``--simulations``, an ``--out`` directory of its own). A case is *bad* when the command raises
 out of ``main`` (a traceback), returns a status other than 0 or 2, prints "Traceback", or leaves
 anything in the output's parent directory after exit 2. The report gives the counts and the
@@ -160,7 +160,7 @@ def _messages(stderr: str) -> int:
 
 def run_case(text: str, command: str, work: Path, index: int) -> dict[str, Any]:
     """Run one command on one mutated file; returns the outcome."""
-    from simtrial.cli import main
+    from simtrial.cli.main import main
 
     case_dir = work / f"case{index}"
     case_dir.mkdir()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simtrial.scenario import ScenarioSet, deep_merge, validate_data
+from simtrial.scenario.schema import ScenarioSet, deep_merge, validate_data
 
 BASE: dict[str, Any] = {
     "name": "test",

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from simtrial.cli import main
+from simtrial.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 RA = str(ROOT / "scenarios" / "ra-phase2.yaml")
@@ -27,7 +27,7 @@ def test_unknown_option_and_engine(capsys, tmp_path):
 
 def test_missing_file_in_a_subprocess(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "simtrial.cli", "validate", str(tmp_path / "nope.yaml")],
+        [sys.executable, "-m", "simtrial.cli.main", "validate", str(tmp_path / "nope.yaml")],
         capture_output=True,
         text=True,
     )

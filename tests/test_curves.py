@@ -1,4 +1,4 @@
-"""Type I error curve and calibration (simtrial.curves, simtrial.analysis.operating).
+"""Type I error curve and calibration (simtrial.planning.curves, simtrial.analysis.operating).
 
 References are written here, independently of the package: binomial probabilities from
 ``scipy.stats.binom``, Bayesian posterior probabilities P(p_t - p_c > margin | data) by
@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from simtrial import curves
 from simtrial.analysis import operating
-from simtrial.cli import main
+from simtrial.cli.main import main
 from simtrial.engines.base import point_values
 from simtrial.engines.exact import exact_power
-from simtrial.power import run
+from simtrial.planning import curves
+from simtrial.planning.power import run
 from tests.helpers import scenario
 
 TWO_ARMS = {
@@ -401,7 +401,7 @@ def test_calibrated_run_is_identical_with_workers(tmp_path):
     """Same scenario + seed → identical summary.json whatever the workers (DESIGN §6)."""
     import yaml
 
-    from simtrial.scenario import deep_merge
+    from simtrial.scenario.schema import deep_merge
     from tests.helpers import BASE
 
     data = deep_merge(

@@ -19,8 +19,8 @@ import pytest
 from scipy import integrate, stats
 
 from simtrial import design_summary, load_scenario
-from simtrial.design_summary import summary_lines
-from simtrial.power import run
+from simtrial.planning.design_summary import summary_lines
+from simtrial.planning.power import run
 from tests.helpers import scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,7 +203,7 @@ def test_safety_rule_and_its_rates():
 
 
 def test_summary_json_and_python_api_carry_the_design(tmp_path):
-    from simtrial.cli import main
+    from simtrial.cli.main import main
 
     out = tmp_path / "out"
     file = ROOT / "scenarios" / "ra-phase2.yaml"
@@ -235,7 +235,7 @@ def test_variants_that_differ_are_labelled():
 
 
 def test_report_has_the_design_section(tmp_path):
-    from simtrial.html import report_html
+    from simtrial.report.html import report_html
 
     s = load_scenario(ROOT / "scenarios" / "ra-phase2.yaml")
     result = run(s, engine="exact", simulations=10)

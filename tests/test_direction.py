@@ -15,7 +15,7 @@ from scipy import stats
 from simtrial.analysis.group_sequential import boundaries
 from simtrial.engines.exact import ExactEngine
 from simtrial.engines.vectorized import VectorizedEngine
-from simtrial.power import run
+from simtrial.planning.power import run
 from tests.helpers import scenario
 
 # the example: a treatment worse than its control, 0.15 vs 0.40, Fisher two-sided

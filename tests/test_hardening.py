@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from simtrial import limits
-from simtrial.cli import main
+from simtrial.cli.main import main
 from simtrial.errors import ScenarioError, SimtrialError
-from simtrial.outdir import OutputDir
 from simtrial.priors import store
+from simtrial.report.files import OutputDir
+from simtrial.scenario import limits
 
 ROOT = Path(__file__).resolve().parents[1]
 SCEN = ROOT / "scenarios"
@@ -155,8 +155,8 @@ def test_variant_value_and_rate_fit_messages(tmp_path, capsys):
 
 
 def test_bounds_are_not_hit_by_the_shipped_scenarios():
-    from simtrial.power import default_engine
-    from simtrial.scenario import load_scenario
+    from simtrial.planning.power import default_engine
+    from simtrial.scenario.schema import load_scenario
 
     for path in sorted(SCEN.glob("*.yaml")):
         scenarios = load_scenario(path)
@@ -166,12 +166,12 @@ def test_bounds_are_not_hit_by_the_shipped_scenarios():
 
 
 def test_estimate_refuses_a_huge_run_before_simulating(tmp_path, capsys, monkeypatch):
-    import simtrial.power
+    import simtrial.planning.power
 
     def boom(*args, **kwargs):  # pragma: no cover - must not be reached
         raise AssertionError("simulated although refused")
 
-    monkeypatch.setattr(simtrial.power, "run", boom)
+    monkeypatch.setattr(simtrial.planning.power, "run", boom)
     file = plant(tmp_path, "ra-phase2.yaml", "  n_total: [", "  n_total: [99998, ")
     message = refused(capsys, ["run", str(file), "--out", str(tmp_path / "out")])
     assert "GiB of memory" in message and "--force" in message
@@ -193,7 +193,7 @@ def test_estimate_counts_the_test_table(tmp_path, capsys, source):
 
 
 def test_estimate_grows_with_the_run_and_force_overrides(tmp_path, capsys, monkeypatch):
-    from simtrial.scenario import load_scenario
+    from simtrial.scenario.schema import load_scenario
 
     scenarios = load_scenario(SCEN / "ra-phase2.yaml")
     small = limits.estimate_run(scenarios, "vectorized", 100)
@@ -407,12 +407,12 @@ def test_interrupt_while_writing_keeps_the_old_outputs(tmp_path, capsys, monkeyp
     out = tmp_path / "out"
     assert main(_small(out, "--seed", "1", "--no-report")) == 0
     before = (out / "summary.json").read_text()
-    import simtrial.html
+    import simtrial.report.html
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(simtrial.html, "write_report", interrupted)
+    monkeypatch.setattr(simtrial.report.html, "write_report", interrupted)
     capsys.readouterr()
     assert main(_small(out, "--seed", "2")) == 130
     assert "interrupted; nothing written" in capsys.readouterr().err
@@ -422,12 +422,12 @@ def test_interrupt_while_writing_keeps_the_old_outputs(tmp_path, capsys, monkeyp
 
 
 def test_interrupt_while_simulating_writes_nothing(tmp_path, capsys, monkeypatch):
-    import simtrial.power
+    import simtrial.planning.power
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(simtrial.power, "run", interrupted)
+    monkeypatch.setattr(simtrial.planning.power, "run", interrupted)
     assert main(_small(tmp_path / "out")) == 130
     assert capsys.readouterr().err.strip() == "interrupted; nothing written"
     assert list(tmp_path.iterdir()) == []
@@ -441,7 +441,7 @@ def test_ctrl_c_in_a_subprocess(tmp_path):
         [
             sys.executable,
             "-m",
-            "simtrial.cli",
+            "simtrial.cli.main",
             "run",
             str(SCEN / "ra-phase2.yaml"),
             "--simulations",
@@ -465,7 +465,7 @@ def test_two_concurrent_runs_never_mix(tmp_path):
     out = tmp_path / "out"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "simtrial.cli", *_small(out, "--seed", str(seed))],
+            [sys.executable, "-m", "simtrial.cli.main", *_small(out, "--seed", str(seed))],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -483,9 +483,9 @@ def test_two_concurrent_runs_never_mix(tmp_path):
 
 
 def test_publish_without_an_atomic_exchange(tmp_path, monkeypatch):
-    import simtrial.outdir
+    import simtrial.report.files
 
-    monkeypatch.setattr(simtrial.outdir, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(simtrial.report.files, "_exchange", lambda a, b: False)
     target = tmp_path / "out"
     for text in ("one", "two"):
         out = OutputDir(target)
@@ -499,12 +499,12 @@ def test_publish_without_an_atomic_exchange(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("kind", ["file", "under_a_file", "foreign", "proc", "symlink"])
 def test_bad_out_is_refused_before_simulating(tmp_path, capsys, monkeypatch, kind):
-    import simtrial.power
+    import simtrial.planning.power
 
     def boom(*args, **kwargs):  # pragma: no cover - must not be reached
         raise AssertionError("simulated although refused")
 
-    monkeypatch.setattr(simtrial.power, "run", boom)
+    monkeypatch.setattr(simtrial.planning.power, "run", boom)
     (tmp_path / "afile").write_text("x")
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
@@ -537,7 +537,7 @@ def test_malformed_scheduler_address(tmp_path, capsys, address):
 
 def test_a_port_that_is_not_a_scheduler_times_out():
     pytest.importorskip("distributed")
-    from simtrial.parallel import DaskExecutor
+    from simtrial.planning.parallel import DaskExecutor
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))

@@ -1,4 +1,4 @@
-"""The HTML report (simtrial.html): well-formed, self-contained, and its numbers are the JSON's."""
+"""The HTML report (simtrial.report.html): well-formed, self-contained, numbers are the JSON's."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from simtrial import html as report
-from simtrial.cli import main
-from simtrial.parameters import PriorParam
-from simtrial.results import RunResult, VariantResult
-from simtrial.scenario import load_scenario
+from simtrial.cli.main import main
+from simtrial.engines.results import RunResult, VariantResult
+from simtrial.report import html as report
+from simtrial.scenario.parameters import PriorParam
+from simtrial.scenario.schema import load_scenario
 from tests.helpers import BASE, scenario
 from tests.test_plots import point
 
@@ -346,7 +346,7 @@ def test_one_sided_report_hides_either_direction_and_names_shown_better():
     """as-mams is one-sided: 'either direction' would repeat power, so it is not a row; the
     per-arm power rows say 'shown better' like the selection section; one variant: the
     assurance sentence does not name the variant 'base'."""
-    from simtrial.power import run
+    from simtrial.planning.power import run
 
     s = load_scenario(ROOT / "scenarios" / "as-mams.yaml")
     result = run(s, simulations=60)
@@ -390,7 +390,7 @@ def test_bayesian_headline_states_its_type_i_error_and_points_to_the_curve():
 
 def test_arm_given_directly_states_its_probability():
     """'placebo: probability of meeting the endpoint given directly' did not say which one."""
-    from simtrial.narrative import describe_arm
+    from simtrial.report.narrative import describe_arm
 
     base = load_scenario(AS).base
     assert describe_arm("placebo", base) == (

@@ -11,7 +11,7 @@ import pytest
 def test_help_does_not_load_scipy_numpy_or_matplotlib():
     code = (
         "import sys\n"
-        "from simtrial.cli import main\n"
+        "from simtrial.cli.main import main\n"
         "try:\n"
         "    main(['--help'])\n"
         "except SystemExit:\n"
@@ -32,7 +32,7 @@ def test_a_frequentist_run_does_not_load_scipy_stats(tmp_path):
     scenario = Path(__file__).resolve().parents[1] / "benchmarks" / "gs3.yaml"
     code = (
         "import sys\n"
-        "from simtrial.cli import main\n"
+        "from simtrial.cli.main import main\n"
         f"code = main(['run', {str(scenario)!r}, '--no-report', '-q', '--simulations', '200',"
         f" '--out', {str(tmp_path / 'out')!r}])\n"
         "print('CODE', code, 'STATS', 'scipy.stats' in sys.modules)\n"

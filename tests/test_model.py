@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simtrial.engines.base import point_values
-from simtrial.model import endpoint_law, expected_burden, response_probability
+from simtrial.model.response import endpoint_law, expected_burden, response_probability
 from tests.helpers import scenario
 
 

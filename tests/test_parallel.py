@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from simtrial.cli import main
+from simtrial.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = str(ROOT / "scenarios" / "jia-redosing.yaml")

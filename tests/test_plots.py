@@ -1,4 +1,4 @@
-"""Plots of a run (simtrial.plots): figures carry the data they claim, files are atomic."""
+"""Plots of a run (simtrial.report.plots): figures carry the data they claim, files are atomic."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from simtrial import plots
 from simtrial.engines.base import point_values
-from simtrial.model import response_probability
-from simtrial.results import PointResult, RunResult, VariantResult
+from simtrial.engines.results import PointResult, RunResult, VariantResult
+from simtrial.model.response import response_probability
+from simtrial.report import plots
 from tests.helpers import scenario
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -324,7 +324,7 @@ def test_single_variant_figures_do_not_say_base():
 
 def test_write_plots_atomic_png_files(tmp_path):
     s = scenario({"evaluate": {"n_total": [20, 40]}})
-    from simtrial.power import run
+    from simtrial.planning.power import run
 
     result = run(s, simulations=200)
     stale = tmp_path / "stopping.png"
@@ -340,7 +340,7 @@ def test_write_plots_atomic_png_files(tmp_path):
 
 def test_write_plots_failure_leaves_no_temp_file(tmp_path, monkeypatch):
     s = scenario()
-    from simtrial.power import run
+    from simtrial.planning.power import run
 
     result = run(s, simulations=100)
     target = tmp_path / "power.png"

@@ -18,10 +18,16 @@ from scipy import stats
 from simtrial.engines.exact import ExactEngine
 from simtrial.engines.vectorized import VectorizedEngine
 from simtrial.errors import ScenarioError
-from simtrial.parameters import BetaParam, LogNormalParam, PriorParam, UnusableMean, point_value
-from simtrial.power import run
+from simtrial.planning.power import run
 from simtrial.priors import store
-from simtrial.scenario import load_scenario
+from simtrial.scenario.parameters import (
+    BetaParam,
+    LogNormalParam,
+    PriorParam,
+    UnusableMean,
+    point_value,
+)
+from simtrial.scenario.schema import load_scenario
 from tests.helpers import scenario
 
 Z95 = stats.norm.ppf(0.95)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from simtrial.cli import main
+from simtrial.cli.main import main
 from simtrial.engines.vectorized import VectorizedEngine, combine
 from tests.helpers import scenario
 
@@ -114,7 +114,7 @@ def test_failed_run_leaves_previous_output_intact(tmp_path, monkeypatch):
     run_cli(tmp_path)
     before = (tmp_path / "out" / "summary.json").read_text()
 
-    import simtrial.report as report
+    import simtrial.report.table as report
 
     def boom(result):
         raise KeyboardInterrupt
@@ -154,7 +154,7 @@ def test_python_api(tmp_path):
 def test_progress_total_counts_every_simulated_trial():
     """The progress bar's total is the number of trials the run simulates (the first review
     saw 1 800 announced for 10 000 run): exact without a search, an estimate with one."""
-    from simtrial.power import run, total_work
+    from simtrial.planning.power import run, total_work
     from tests.helpers import scenario
 
     s = scenario(
@@ -178,8 +178,8 @@ def test_progress_total_counts_every_simulated_trial():
 def test_run_estimate_counts_every_simulated_patient_journey():
     """limits.estimate_run's work (patient journeys) is the trials the run reports, times the
     patients per trial, safety-rate runs included (they were once left out)."""
-    from simtrial.limits import estimate_run
-    from simtrial.power import run
+    from simtrial.planning.power import run
+    from simtrial.scenario.limits import estimate_run
     from tests.helpers import scenario
 
     s = scenario(

@@ -25,7 +25,7 @@ import pytest
 
 from simtrial.engines.exact import ExactEngine
 from simtrial.engines.vectorized import VectorizedEngine
-from simtrial.power import _isotonic, search_sample_size
+from simtrial.planning.power import _isotonic, search_sample_size
 from tests.helpers import scenario
 
 

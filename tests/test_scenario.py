@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from simtrial.cli import main
+from simtrial.cli.main import main
 from simtrial.errors import ScenarioError
-from simtrial.parameters import BetaParam, Fixed, GammaParam, LogNormalParam, PriorParam
-from simtrial.scenario import load_scenario
+from simtrial.scenario.parameters import BetaParam, Fixed, GammaParam, LogNormalParam, PriorParam
+from simtrial.scenario.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -204,7 +204,7 @@ def test_missing_prior_fit_is_a_clear_error(tmp_path, monkeypatch):
     ],
 )
 def test_parameter_forms(value, expected):
-    from simtrial.parameters import parse_parameter
+    from simtrial.scenario.parameters import parse_parameter
 
     if isinstance(value, str):
         value = {"prior": value}
@@ -212,7 +212,7 @@ def test_parameter_forms(value, expected):
 
 
 def test_rate_parameter_forms_and_means():
-    from simtrial.parameters import parse_parameter
+    from simtrial.scenario.parameters import parse_parameter
 
     g = parse_parameter({"gamma": [2, 4]}, "rate")
     assert g == GammaParam(2, 4) and g.mean() == pytest.approx(0.5)
@@ -233,7 +233,15 @@ def test_cli_validate_exit_status_and_one_message(tmp_path, capsys):
 def test_cli_subprocess_bad_input_no_traceback(tmp_path):
     bad = write(tmp_path, RA.replace("control: placebo", "control: nobody"))
     proc = subprocess.run(
-        [sys.executable, "-m", "simtrial.cli", "run", str(bad), "--out", str(tmp_path / "out")],
+        [
+            sys.executable,
+            "-m",
+            "simtrial.cli.main",
+            "run",
+            str(bad),
+            "--out",
+            str(tmp_path / "out"),
+        ],
         capture_output=True,
         text=True,
     )

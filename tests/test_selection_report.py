@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from simtrial import load_scenario
-from simtrial.power import run
-from simtrial.selection_report import CAPTION, figure, section_html
+from simtrial.planning.power import run
+from simtrial.report.selection import CAPTION, figure, section_html
 
 ROOT = Path(__file__).resolve().parents[1]
 

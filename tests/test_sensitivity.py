@@ -11,10 +11,10 @@ import yaml
 from scipy import stats
 
 import simtrial
-from simtrial.cli import main
+from simtrial.cli.main import main
 from simtrial.errors import ScenarioError
-from simtrial.parallel import LocalExecutor
-from simtrial.scenario import validate_data
+from simtrial.planning.parallel import LocalExecutor
+from simtrial.scenario.schema import validate_data
 from tests.helpers import BASE, scenario
 
 ALPHA = 0.05
@@ -313,7 +313,7 @@ def test_one_way_sweep_table_reads_without_the_yaml(exact_sweep):
 
     from rich.console import Console
 
-    from simtrial.sensitivity_report import sweep_tables
+    from simtrial.report.sweep import sweep_tables
 
     (table,) = sweep_tables(exact_sweep)
     console = Console(width=120, file=io.StringIO(), color_system=None)

@@ -19,10 +19,10 @@ import pytest
 from rich.console import Console
 
 from simtrial import load_scenario
-from simtrial.cli import main
-from simtrial.html import _comparison_table
-from simtrial.power import run
-from simtrial.report import NAMED_LABEL_MAX, result_table
+from simtrial.cli.main import main
+from simtrial.planning.power import run
+from simtrial.report.html import _comparison_table
+from simtrial.report.table import NAMED_LABEL_MAX, result_table
 from tests.helpers import scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,7 +105,7 @@ def check_cells(cells: dict, summary: dict) -> None:
 def test_piped_table_at_narrow_widths_has_every_name_and_number(tmp_path, columns):
     env = dict(os.environ, COLUMNS=str(columns))
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "simtrial.cli", "run"]
+    command = [sys.executable, "-m", "simtrial.cli.main", "run"]
     command += [str(ROOT / "scenarios" / "as-schedules.yaml"), "--simulations", "500"]
     command += ["--no-report", "--out", str(out)]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
@@ -211,7 +211,7 @@ def test_selection_design_fits_80_columns(tmp_path):
     # per-arm row is in the order of the caption, the expected n per arm too
     env = dict(os.environ, COLUMNS="80")
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "simtrial.cli", "run"]
+    command = [sys.executable, "-m", "simtrial.cli.main", "run"]
     command += [str(ROOT / "scenarios" / "as-mams.yaml"), "--simulations", "100"]
     command += ["--no-report", "--out", str(out)]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
@@ -239,7 +239,7 @@ def test_a_variant_wider_than_the_terminal_is_printed_whole(tmp_path):
     # longer, but nothing is cut
     env = dict(os.environ, COLUMNS="60")
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "simtrial.cli", "run"]
+    command = [sys.executable, "-m", "simtrial.cli.main", "run"]
     command += [str(ROOT / "scenarios" / "as-mams.yaml"), "--simulations", "100"]
     command += ["--no-report", "--out", str(out)]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, check=True)

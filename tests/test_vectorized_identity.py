@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from simtrial.cli import main
+from simtrial.cli.main import main
 from simtrial.engines.vectorized import VectorizedEngine
 from tests.helpers import scenario
 

@@ -1,6 +1,6 @@
 """Reading cached decision tables over (x_t, x_c) for every simulated trial.
 
-The decisions themselves are made in one place, :class:`simtrial.analysis.design.Design`
+The decisions themselves are made in one place, :class:`simtrial.engines.design.Design`
 (through :mod:`simtrial.engines.decide`), for every Monte Carlo engine.
 """
 

@@ -1,10 +1,10 @@
 """A scenario's selection design (``analysis.selection``) applied to simulated arms.
 
-The glue between :class:`~simtrial.scenario.Scenario` and the NumPy-only
+The glue between :class:`~simtrial.scenario.schema.Scenario` and the NumPy-only
 :mod:`simtrial.analysis.mams`: the treatment arms in the order of ``analysis.treatment`` (the
 hierarchical order), the control last; stage k holds the patients between looks k − 1 and k
 (the first ``round(t_k·n_arm)`` of each arm, as for the other designs of
-:mod:`~simtrial.analysis.design`); boundaries from ``interims.efficacy_spending`` at one-sided
+:mod:`~simtrial.engines.design`); boundaries from ``interims.efficacy_spending`` at one-sided
 ``alpha`` (:mod:`~simtrial.analysis.group_sequential`, as rpact ``getDesignInverseNormal``).
 """
 
@@ -25,8 +25,8 @@ from simtrial.analysis.mams import (
 )
 
 if TYPE_CHECKING:
-    from simtrial.analysis.design import ArmData
-    from simtrial.scenario import Scenario
+    from simtrial.engines.design import ArmData
+    from simtrial.scenario.schema import Scenario
 
 
 def mams_design(scenario: Scenario) -> MamsDesign:

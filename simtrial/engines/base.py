@@ -18,11 +18,11 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from simtrial.engines.results import PointResult
 from simtrial.errors import EngineError
-from simtrial.model import ARM_PARAMETERS, ArmValues, arm_values
-from simtrial.parameters import Parameter, draw_parameters, is_random, point_value
-from simtrial.results import PointResult
-from simtrial.scenario import Scenario
+from simtrial.model.response import ARM_PARAMETERS, ArmValues, arm_values
+from simtrial.scenario.parameters import Parameter, draw_parameters, is_random, point_value
+from simtrial.scenario.schema import Scenario
 
 # Purposes of a random stream.
 POWER, TYPE1, ASSURANCE, SAFE, UNSAFE = 0, 1, 2, 3, 4

@@ -2,7 +2,7 @@
 
 The vectorized and the discrete-event engines simulate patients differently (NumPy arrays of
 trials × patients; SimPy processes in calendar time) but decide and summarise them with the same
-code: this module and :class:`~simtrial.analysis.design.Design`. Group-sequential looks,
+code: this module and :class:`~simtrial.engines.design.Design`. Group-sequential looks,
 futility, Bayesian rules, safety looks, harm stops, the direction of a rejection, the counts of
 summary.json: all are here, once.
 
@@ -12,7 +12,7 @@ For one *purpose* (:func:`purposes`: power, type I error, assurance, a safe and 
 rate, selection's partial nulls) and one block of trials with the parameter values of
 :func:`purpose_values`, an engine produces
 
-- per arm, an :class:`~simtrial.analysis.design.ArmData`:
+- per arm, an :class:`~simtrial.engines.design.ArmData`:
 
   - ``n``, the patients randomised to the arm (the same in every trial of the block);
   - per trial (shape ``(trials,)``): ``successes`` (patients meeting the endpoint) and
@@ -56,11 +56,11 @@ it; a fixed design ends at ``T_1``, the last patient's endpoint week.
 
 What is decided, and how it is counted
 --------------------------------------
-:meth:`Design.decide` turns the arms into :class:`~simtrial.analysis.design.Decisions` (per
+:meth:`Design.decide` turns the arms into :class:`~simtrial.engines.design.Decisions` (per
 trial: rejected, rejected in the treatment's favour, stop reason and look);
 :func:`block_stats` counts them into a :class:`~simtrial.engines.base.BlockStats`;
 :func:`combine` sums the blocks of a point in a canonical order and :func:`point_result` makes
-the :class:`~simtrial.results.PointResult`: ``power`` and assurance count rejections in the
+the :class:`~simtrial.engines.results.PointResult`: ``power`` and assurance count rejections in the
 treatment's favour, ``power_any_direction`` and the type I error every rejection.
 """
 
@@ -71,7 +71,6 @@ from typing import Any
 
 import numpy as np
 
-from simtrial.analysis.design import EFFICACY, FUTILITY, HARM, SAFETY, Decisions, Design
 from simtrial.engines.base import (
     ASSURANCE,
     POWER,
@@ -88,9 +87,10 @@ from simtrial.engines.base import (
     point_values,
     proportion_se,
 )
-from simtrial.model import ArmValues
-from simtrial.results import PointResult
-from simtrial.scenario import Scenario
+from simtrial.engines.design import EFFICACY, FUTILITY, HARM, SAFETY, Decisions, Design
+from simtrial.engines.results import PointResult
+from simtrial.model.response import ArmValues
+from simtrial.scenario.schema import Scenario
 
 
 def block_stats(scenario: Scenario, n_total: int, trials: int, d: Decisions) -> BlockStats:

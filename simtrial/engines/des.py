@@ -12,7 +12,7 @@ patient: with no ``operations`` limits the two engines simulate the same model, 
 the same statistical suite. The two engines also *decide* the same way: each trial's patients
 (per arm, in randomisation order: endpoint met, in the study at the endpoint week, SAEs, weeks
 in the study, randomisation week) go to the shared decision path of
-:mod:`simtrial.engines.decide` and :class:`~simtrial.analysis.design.Design` — group-sequential
+:mod:`simtrial.engines.decide` and :class:`~simtrial.engines.design.Design` — group-sequential
 looks with futility, Bayesian rules, safety looks, harm stops, Holm/Bonferroni — and a look at
 information ``t`` analyses the patients whose endpoint is known at its calendar time (those
 randomised by the ``round(t·N)``-th arrival). Rules, in patient time:
@@ -62,7 +62,7 @@ randomised by the ``round(t·N)``-th arrival). Rules, in patient time:
   are a Poisson process at ``serious_rate_per_year/52`` per week while in the study (their count
   and uniform times are drawn when the patient leaves).
 
-Per point, :attr:`~simtrial.results.PointResult.extra` adds per arm (of the arms with a
+Per point, :attr:`~simtrial.engines.results.PointResult.extra` adds per arm (of the arms with a
 schedule): ``mean_infusion_delay_weeks`` (over given infusions, due → given),
 ``infusions_delayed_fraction`` and ``infusions_missed_before_endpoint`` (per randomised patient);
 ``expected_duration_weeks`` is simulated: first randomisation to the look that ended the trial
@@ -90,7 +90,6 @@ import numpy as np
 import simpy
 from simpy.core import NORMAL
 
-from simtrial.analysis.design import ArmData, Design
 from simtrial.engines.base import (
     ASSURANCE,
     POWER,
@@ -104,9 +103,10 @@ from simtrial.engines.base import (
 )
 from simtrial.engines.decide import block_stats, purpose_values, purposes
 from simtrial.engines.decide import combine as combine_counts
-from simtrial.model import ArmValues
-from simtrial.results import PointResult
-from simtrial.scenario import Scenario
+from simtrial.engines.design import ArmData, Design
+from simtrial.engines.results import PointResult
+from simtrial.model.response import ArmValues
+from simtrial.scenario.schema import Scenario
 
 TRIALS_PER_BLOCK = 100
 """Trials per block (one unit of work). Trials are keyed within their block: part of the
@@ -630,7 +630,7 @@ def simulate_trial(
 
     Examples
     --------
-    >>> from simtrial.scenario import load_scenario
+    >>> from simtrial.scenario.schema import load_scenario
     >>> s = load_scenario("scenarios/ra-capacity.yaml").variants["ample"]  # doctest: +SKIP
     >>> simulate_trial(s, 40, np.random.SeedSequence(1)).arms["msc"].infusions  # doctest: +SKIP
     """

@@ -1,7 +1,7 @@
 """The exact engine: closed-form endpoint laws and enumeration of the rejection region.
 
 For a fixed design the number of responders per arm is Binomial (DESIGN §2, closed forms in
-:mod:`simtrial.model`), so power is the exact sum
+:mod:`simtrial.model.response`), so power is the exact sum
 
     power = Σ_{x_t, x_c} R(x_t, x_c) · b(x_t; n_t, p_t) · b(x_c; n_c, p_c)
 
@@ -22,7 +22,6 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from simtrial.analysis.design import Design
 from simtrial.engines.base import (
     ASSURANCE,
     STOP_REASONS,
@@ -36,9 +35,10 @@ from simtrial.engines.base import (
     refuse,
     stream,
 )
-from simtrial.model import ArmValues, endpoint_law, expected_burden
-from simtrial.results import PointResult
-from simtrial.scenario import Scenario
+from simtrial.engines.design import Design
+from simtrial.engines.results import PointResult
+from simtrial.model.response import ArmValues, endpoint_law, expected_burden
+from simtrial.scenario.schema import Scenario
 
 TAIL = 1e-12
 

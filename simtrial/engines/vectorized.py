@@ -32,7 +32,6 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from simtrial.analysis.design import ArmData, Decisions, Design
 from simtrial.engines.base import ArmTotals, BlockEngine, BlockStats, stream
 from simtrial.engines.decide import (
     PARTIAL_NULL,
@@ -42,9 +41,10 @@ from simtrial.engines.decide import (
     purpose_values,
     purposes,
 )
-from simtrial.model import ArmValues
-from simtrial.results import PointResult
-from simtrial.scenario import Endpoint, Scenario
+from simtrial.engines.design import ArmData, Decisions, Design
+from simtrial.engines.results import PointResult
+from simtrial.model.response import ArmValues
+from simtrial.scenario.schema import Endpoint, Scenario
 
 TRIALS_PER_BLOCK = 1000
 """Trials per random-stream block. Part of the algorithm: changing it changes the numbers."""

@@ -3,9 +3,9 @@ r"""Likelihood terms of the ``msc`` fits, written once for NumPy and for PyTenso
 Each function takes an ``ops`` namespace (:data:`NUMPY` or :func:`pytensor_ops`) so the same
 formula is used by the PyMC model (a ``pm.Potential``) and, with NumPy arrays of posterior
 draws, by the pointwise log-likelihood, the posterior predictive checks and the model
-comparison (:mod:`simtrial.priors.compare`). Parameters broadcast (scalars in PyTensor, arrays
-of draws in NumPy). The tests check every term against an independent reference (a simulation
-of patients, a closed form, SciPy's distributions).
+comparison (:mod:`simtrial.planning.prior_compare`). Parameters broadcast (scalars in
+PyTensor, arrays of draws in NumPy). The tests check every term against an independent
+reference (a simulation of patients, a closed form, SciPy's distributions).
 
 Terms (DESIGN §2 model; ``c`` ceiling, ``q`` induction, ``λ`` loss hazard, ``d`` onset weeks):
 
@@ -352,7 +352,7 @@ def pilot_terms(evidence: Any, version: str = "v2") -> list[Term]:
 
     ``version="v2"`` is the model of the ``msc`` fit; ``"v1"`` reproduces ``msc_v1`` (ceiling
     1, onset 2 weeks, AS durations uncensored, SLE time at risk 208 weeks, no re-dosing term) so
-    both can be scored on the same data (:mod:`simtrial.priors.compare`).
+    both can be scored on the same data (:mod:`simtrial.planning.prior_compare`).
     """
     from simtrial.priors.evidence import INDICATIONS, observations_for
 

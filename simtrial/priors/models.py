@@ -112,7 +112,8 @@ def _ever_probability(
 def msc_v1_model(evidence: Mapping[str, Evidence]) -> pm.Model:
     r"""Version 1 of the hierarchical infusion-response model (fit ``msc_v1``, kept for comparison).
 
-    Superseded by :func:`msc_model` (v2); see there and :mod:`simtrial.priors.compare` for why.
+    Superseded by :func:`msc_model` (v2); see there and :mod:`simtrial.planning.prior_compare`
+    for why.
 
     Indication ``j`` (dimension ``indication``, labels :data:`INDICATIONS`) has an induction
     probability per infusion ``q_j`` and a loss-of-response hazard ``λ_j`` per week:
@@ -299,7 +300,8 @@ e^σ at one SD. Half-normal(1) puts the prior median of σ at 0.67 and 95% below
 of 7); Röver et al. (2021, Res Synth Methods 12:448-474) call half-normal scales 0.5 and 1.0 for
 log-ratio heterogeneity "reasonable" and "fairly conservative": 1.0 is the conservative (weaker
 pooling) end. v1's half-normal(2) across endpoint types let σ reach 4-6, so that λ_new had no
-usable mean. The sensitivity table (:mod:`simtrial.priors.compare`) varies it (0.5, 1, 2)."""
+usable mean. The sensitivity table (:mod:`simtrial.planning.prior_compare`) varies it
+(0.5, 1, 2)."""
 
 CEILING_PRIOR = (4.0, 1.0)
 """Beta prior of the ceiling ``c`` (``msc`` v2): density 4c³, mode 1 (v1's fixed value), mean

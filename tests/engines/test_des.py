@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from simtrial.cli import main
+from simtrial.cli.main import main
 from simtrial.engines.base import POWER, TYPE1, point_values
 from simtrial.engines.des import (
     DESEngine,
@@ -25,8 +25,8 @@ from simtrial.engines.des import (
 from simtrial.engines.exact import ExactEngine
 from simtrial.engines.vectorized import VectorizedEngine, simulate_arm
 from simtrial.errors import EngineError
-from simtrial.power import default_engine
-from simtrial.scenario import deep_merge
+from simtrial.planning.power import default_engine
+from simtrial.scenario.schema import deep_merge
 from tests.engines.test_redosing import REDOSE, one_patient
 from tests.engines.test_suite import REFERENCE, compare_with_closed_form
 from tests.helpers import BASE, scenario

@@ -17,8 +17,8 @@ import math
 import numpy as np
 import pytest
 
-from simtrial.analysis.design import ArmData, Design
 from simtrial.engines.des import DESEngine
+from simtrial.engines.design import ArmData, Design
 from simtrial.engines.vectorized import VectorizedEngine
 from tests.helpers import scenario
 
@@ -152,7 +152,7 @@ def test_look_uses_the_patients_randomised_by_the_cutoff():
         )
 
     t, c = arm("t"), arm("c")
-    from simtrial.analysis.design import _cutoff
+    from simtrial.engines.design import _cutoff
 
     cutoff = _cutoff(weeks[None, :], 0.5)  # patient 3 of 6: randomised at week 2
     assert cutoff is not None and cutoff[0] == 2.0
@@ -198,7 +198,7 @@ def test_run_a_group_sequential_bayesian_design_with_operations(tmp_path):
 
     import yaml
 
-    from simtrial.cli import main
+    from simtrial.cli.main import main
 
     root = Path(__file__).resolve().parents[2]
     data = yaml.safe_load((root / "scenarios" / "ra-capacity.yaml").read_text())

@@ -20,7 +20,7 @@ from simtrial.analysis.frequentist import p_value_table
 from simtrial.analysis.group_sequential import boundaries
 from simtrial.engines.base import point_values
 from simtrial.engines.vectorized import VectorizedEngine
-from simtrial.model import endpoint_law
+from simtrial.model.response import endpoint_law
 from tests.helpers import scenario
 
 GS = {

@@ -9,7 +9,7 @@ from scipy import stats
 from simtrial.engines.base import point_values
 from simtrial.engines.exact import ExactEngine
 from simtrial.errors import EngineError
-from simtrial.model import endpoint_law
+from simtrial.model.response import endpoint_law
 from tests.helpers import scenario
 
 

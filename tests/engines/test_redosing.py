@@ -12,7 +12,7 @@ import pytest
 
 from simtrial.engines.base import point_values
 from simtrial.engines.vectorized import simulate_arm
-from simtrial.scenario import deep_merge
+from simtrial.scenario.schema import deep_merge
 from tests.helpers import scenario
 
 REDOSE = {

@@ -11,9 +11,9 @@ import pytest
 
 from simtrial.analysis.group_sequential import boundaries
 from simtrial.analysis.mams import MamsDesign, Reestimation, Selection, simulate_rates, summarise
-from simtrial.cli import main
+from simtrial.cli.main import main
 from simtrial.errors import EngineError, ScenarioError
-from simtrial.scenario import load_scenario
+from simtrial.scenario.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,10 +17,10 @@ import pytest
 from simtrial.engines.base import unsupported
 from simtrial.engines.des import DESEngine
 from simtrial.engines.exact import ExactEngine
+from simtrial.engines.results import PointResult
 from simtrial.engines.vectorized import VectorizedEngine, simulate_arm
 from simtrial.errors import EngineError
-from simtrial.results import PointResult
-from simtrial.scenario import Scenario
+from simtrial.scenario.schema import Scenario
 from tests.helpers import scenario
 
 Z = 4.0  # tolerance in Monte Carlo SEs (DESIGN §6)

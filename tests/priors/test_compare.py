@@ -9,7 +9,7 @@ import pytest
 
 az = pytest.importorskip("arviz")
 
-from simtrial.priors.compare import (  # noqa: E402
+from simtrial.planning.prior_compare import (  # noqa: E402
     elpd,
     posterior_checks,
     sensitivity,
@@ -104,8 +104,8 @@ def test_sensitivity_base_row_is_what_the_engine_uses(idatas):
     """Base setting, uniform weights: the plug-in P(endpoint) is the exact engine's, computed
     from the fit's JSON means (an independent path)."""
     from simtrial.engines.base import point_values
-    from simtrial.model import endpoint_law
-    from simtrial.scenario import load_scenario
+    from simtrial.model.response import endpoint_law
+    from simtrial.scenario.schema import load_scenario
 
     path = ROOT / "scenarios" / "ra-phase2.yaml"
     out = sensitivity(idatas["msc"], [path])

@@ -15,9 +15,9 @@ az = pytest.importorskip("arviz")
 
 from typer.testing import CliRunner  # noqa: E402
 
+from simtrial.cli.priors import app  # noqa: E402
 from simtrial.errors import PriorError  # noqa: E402
 from simtrial.priors import store  # noqa: E402
-from simtrial.priors.cli import app  # noqa: E402
 from simtrial.priors.fitting import (  # noqa: E402
     ESS_BULK_MIN,
     FITS,

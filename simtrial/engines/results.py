@@ -83,7 +83,7 @@ class VariantResult:
     sample_size: dict[str, Any] | None = None
     # random arm parameters: the point value power used (mean or median) and why
     point_values: dict[str, dict[str, Any]] = field(default_factory=dict)
-    type1_curve: dict[str, Any] | None = None  # see simtrial.curves
+    type1_curve: dict[str, Any] | None = None  # see simtrial.planning.curves
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -118,10 +118,10 @@ class RunResult:
     version: str = ""
     design: dict[str, Any] | None = None
     sweep: Any = None
-    """A :class:`simtrial.sensitivity.SweepResult` when the scenario has ``evaluate.sweep``."""
+    """A :class:`simtrial.planning.sweep.SweepResult` when the scenario has ``evaluate.sweep``."""
 
     def design_summary(self) -> dict[str, Any] | None:
-        """The design summary (:func:`simtrial.design_summary`) of the scenario that was run."""
+        """The design summary (:func:`simtrial.planning.design_summary`) of the scenario run."""
         return self.design
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,7 +162,7 @@ class RunResult:
         """The terminal table (variants side by side) as plain text."""
         from rich.console import Console
 
-        from simtrial.report import result_table
+        from simtrial.report.table import result_table
 
         console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
         console.print(result_table(self, width=120))
@@ -170,19 +170,19 @@ class RunResult:
 
     def plot_power(self, variant: str | None = None) -> Any:
         """Power and assurance against n_total (a matplotlib Figure)."""
-        from simtrial.plots import power_curve
+        from simtrial.report.plots import power_curve
 
         return power_curve(self, variant)
 
     def plot_burden(self) -> Any:
         """Infusions and adverse events per patient, per variant (a Figure, or None)."""
-        from simtrial.plots import burden
+        from simtrial.report.plots import burden
 
         return burden(self)
 
     def plot_stopping(self) -> Any:
         """Stopping probabilities per reason (a Figure, or None without interims)."""
-        from simtrial.plots import stopping
+        from simtrial.report.plots import stopping
 
         return stopping(self)
 

@@ -1,6 +1,6 @@
 """Presentation of a sensitivity sweep: terminal tables, ``sweep.png`` and the report section.
 
-See :mod:`simtrial.sensitivity` for what a sweep computes.
+See :mod:`simtrial.planning.sweep` for what a sweep computes.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from simtrial.sensitivity import SweepCell, SweepResult
+from simtrial.planning.sweep import SweepCell, SweepResult
 
 __all__ = ["describe_path", "sensitivity_html", "sweep_figure", "sweep_tables"]
 
@@ -84,7 +84,7 @@ def sweep_figure(result: SweepResult, measure: str = "power") -> Any:
     starred)."""
     from matplotlib.patches import Rectangle
 
-    from simtrial.plots import LINESTYLES, _color, _figure, _legend_below
+    from simtrial.report.plots import LINESTYLES, _color, _figure, _legend_below
 
     name = MEASURE_LABELS.get(measure, measure)
     if len(result.paths) == 1:
@@ -169,7 +169,7 @@ def _axis_label(path: str, width: int = 60) -> str:
 def describe_path(path: str) -> str:
     """A parameter path in plain words, e.g. "share of patients who can respond at all, msc
     arm (arms.msc.response.ceiling)"."""
-    from simtrial.narrative import MEANINGS, SCENARIO_MEANINGS
+    from simtrial.report.narrative import MEANINGS, SCENARIO_MEANINGS
 
     parts = path.split(".")
     meaning = None
@@ -199,7 +199,7 @@ def sensitivity_html(result: Any, image: bytes | None = None) -> str:
     power per cell and the figure."""
     import base64
 
-    from simtrial.narrative import esc
+    from simtrial.report.narrative import esc
 
     sw: SweepResult | None = getattr(result, "sweep", None)
     if sw is None:
@@ -262,7 +262,7 @@ def _cell_values(sw: SweepResult, c: SweepCell) -> str:
 
 
 def _html_table(sw: SweepResult, vname: str, n: int) -> str:
-    from simtrial.narrative import esc
+    from simtrial.report.narrative import esc
 
     def td(c: SweepCell) -> str:
         p = c.point
@@ -303,7 +303,7 @@ def _html_table(sw: SweepResult, vname: str, n: int) -> str:
 
 def _ranking(sw: SweepResult) -> list[str]:
     """With several variants: which has the highest power in how many cells, per n_total."""
-    from simtrial.narrative import esc
+    from simtrial.report.narrative import esc
 
     if len(sw.variants) < 2:
         return []

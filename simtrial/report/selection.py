@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simtrial.results import PointResult, RunResult, variant_title
+from simtrial.engines.results import PointResult, RunResult, variant_title
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from simtrial.scenario import Arm, Endpoint, Schedule
+from simtrial.scenario.schema import Arm, Endpoint, Schedule
 
 FloatArray = NDArray[np.float64]
 
@@ -76,8 +76,8 @@ def response_probability(
 class ArmValues:
     """Numeric parameter values of one arm: scalars, or arrays with one value per trial.
 
-    Built from a scenario :class:`~simtrial.scenario.Arm` by :func:`arm_values` with either the
-    parameters' means (power) or one joint draw per trial (assurance).
+    Built from a scenario :class:`~simtrial.scenario.schema.Arm` by :func:`arm_values` with
+    either the parameters' means (power) or one joint draw per trial (assurance).
     """
 
     dropout_hazard: float

@@ -245,9 +245,9 @@ def _scenario_rows(path: Path, idata: Any, settings: dict[str, dict[str, Any]]) 
     """Endpoint probability / power of one scenario file's variants under each setting."""
     from simtrial.engines.base import arm_parameters
     from simtrial.engines.exact import ExactEngine, exact_power
-    from simtrial.model import arm_values, endpoint_law
-    from simtrial.parameters import PriorParam
-    from simtrial.scenario import load_scenario
+    from simtrial.model.response import arm_values, endpoint_law
+    from simtrial.scenario.parameters import PriorParam
+    from simtrial.scenario.schema import load_scenario
 
     ss = load_scenario(path)
     post = idata.posterior

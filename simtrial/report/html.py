@@ -11,7 +11,7 @@ no external asset — that a reader who never saw the scenario YAML can follow:
    summary and the pilot observations behind it (from ``priors/fitted/<fit>.json`` and the
    evidence files ``priors/evidence/*.yaml``);
 4. **comparison**: variants side by side at each ``n_total``;
-5. **plots** (:mod:`simtrial.plots`);
+5. **plots** (:mod:`simtrial.report.plots`);
 6. **sample size** (when the scenario asks for a search);
 7. **provenance**: versions, seed, engine, simulations, time (UTC), command, file hashes.
 
@@ -30,13 +30,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from simtrial.engines.results import RunResult, VariantResult, variant_title
+from simtrial.planning.curves import CAPTION, report_section
+from simtrial.planning.design_summary import design_section
+
 # ``X as X``: re-exported, for imports from before the plain words moved to narrative.py
-from simtrial import selection_report
-from simtrial.curves import CAPTION, report_section
-from simtrial.design_summary import design_section
-from simtrial.narrative import FIXED as FIXED
-from simtrial.narrative import MEANINGS as MEANINGS
-from simtrial.narrative import (
+from simtrial.report import selection as selection_report
+from simtrial.report.narrative import FIXED as FIXED
+from simtrial.report.narrative import MEANINGS as MEANINGS
+from simtrial.report.narrative import (
     MEASURES,
     PER_ARM,
     STOP_WORDS,
@@ -50,16 +52,15 @@ from simtrial.narrative import (
     extra_rows,
     header_comment,
 )
-from simtrial.narrative import SCENARIO_MEANINGS as SCENARIO_MEANINGS
-from simtrial.narrative import SPENDING as SPENDING
-from simtrial.narrative import TESTS as TESTS
-from simtrial.narrative import VAR_KINDS as VAR_KINDS
-from simtrial.narrative import prior_evidence as prior_evidence
-from simtrial.parameters import PriorParam
-from simtrial.report import one_directional
-from simtrial.results import RunResult, VariantResult, variant_title
-from simtrial.scenario import ScenarioSet
-from simtrial.sensitivity_report import sensitivity_html
+from simtrial.report.narrative import SCENARIO_MEANINGS as SCENARIO_MEANINGS
+from simtrial.report.narrative import SPENDING as SPENDING
+from simtrial.report.narrative import TESTS as TESTS
+from simtrial.report.narrative import VAR_KINDS as VAR_KINDS
+from simtrial.report.narrative import prior_evidence as prior_evidence
+from simtrial.report.sweep import sensitivity_html
+from simtrial.report.table import one_directional
+from simtrial.scenario.parameters import PriorParam
+from simtrial.scenario.schema import ScenarioSet
 
 __all__ = ["report_html", "write_report"]
 
@@ -109,7 +110,7 @@ def _num(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
-# -- the assumptions table (its rows: simtrial.narrative) -----------------------------------
+# -- the assumptions table (its rows: simtrial.report.narrative) -----------------------------------
 
 
 def _by_variant(
@@ -588,7 +589,7 @@ def report_html(
     created: datetime | None = None,
 ) -> str:
     """The report as one HTML string (see the module docstring)."""
-    from simtrial.plots import PLOT_FILES, render_plots
+    from simtrial.report.plots import PLOT_FILES, render_plots
 
     if images is None:
         images = render_plots(result, scenarios)
@@ -665,13 +666,13 @@ def write_report(
     out_dir : path
         Usually ``results/<name>/``.
     images : mapping, optional
-        PNG bytes by file name from :func:`simtrial.plots.render_plots` (drawn when omitted).
+        PNG bytes by file name from :func:`simtrial.report.plots.render_plots` (drawn when omitted).
     command : str, optional
         The command line, for the provenance section.
     created : datetime, optional
         Time of the run (default: now, in UTC).
     """
-    from simtrial.plots import atomic_write_bytes
+    from simtrial.report.plots import atomic_write_bytes
 
     path = Path(out_dir) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -242,7 +242,7 @@ def plot_cmd(
 ) -> None:
     """Write trace, posterior, forest and predictive-check plots."""
     try:
-        from simtrial.priors.plots import plot_fit
+        from simtrial.report.prior_plots import plot_fit
 
         for path in plot_fit(fit, directory=directory, out_dir=out):
             typer.echo(str(path))
@@ -268,7 +268,7 @@ def compare_cmd(
 ) -> None:
     """Compare msc (v2) with msc_v1: ELPD, predictive checks per pilot, prior sensitivity."""
     try:
-        from simtrial.priors.compare import compare_fits
+        from simtrial.planning.prior_compare import compare_fits
 
         for path in compare_fits(directory, out, scenarios):
             typer.echo(str(path))
@@ -288,7 +288,7 @@ def report_cmd(
 ) -> None:
     """Write a self-contained HTML posterior report (traces, forest, PPC, mixtures, ESS)."""
     try:
-        from simtrial.priors.report import write_report
+        from simtrial.report.priors import write_report
 
         typer.echo(str(write_report(fit, directory=directory, out_dir=out)))
     except SimtrialError as exc:

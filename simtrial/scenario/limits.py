@@ -52,8 +52,8 @@ from typing import TYPE_CHECKING
 from simtrial.errors import ScenarioWarning, SimtrialError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from simtrial.parameters import Parameter
-    from simtrial.scenario import Scenario, ScenarioSet
+    from simtrial.scenario.parameters import Parameter
+    from simtrial.scenario.schema import Scenario, ScenarioSet
 
 Loc = tuple[str | int, ...]
 
@@ -103,7 +103,7 @@ def _weeks(value: float | None, loc: Loc, out: list[tuple[Loc, str]]) -> None:
 
 
 def _parameter(loc: Loc, param: Parameter, out: list[tuple[Loc, str]]) -> None:
-    from simtrial.parameters import BetaParam, Fixed, GammaParam, LogNormalParam
+    from simtrial.scenario.parameters import BetaParam, Fixed, GammaParam, LogNormalParam
 
     def shape_bounds(name: str, values: tuple[float, ...]) -> bool:
         for v in values:
@@ -372,9 +372,9 @@ def estimate_run(scenarios: ScenarioSet, engine: str, simulations: int) -> RunEs
 
 
 def _curve_work(scenario: Scenario, simulations: int) -> float:
-    """The type I error curve (:mod:`simtrial.curves`): simulated when interims can stop for
-    efficacy (two purposes per control rate and ``n_total``), else exact (small)."""
-    from simtrial import curves
+    """The type I error curve (:mod:`simtrial.planning.curves`): simulated when interims can
+    stop for efficacy (two purposes per control rate and ``n_total``), else exact (small)."""
+    from simtrial.planning import curves
 
     if not curves.wants_curve(scenario) or curves.exact_applies(scenario):
         return 0.0

@@ -1,7 +1,7 @@
 """The scenario in plain words, and the evidence behind its priors, for the HTML report.
 
-Used by :mod:`simtrial.html`: sentences for a scenario's endpoint, arms, analysis and variants;
-the comment block at the top of a scenario file and the question in it; and, for every
+Used by :mod:`simtrial.report.html`: sentences for a scenario's endpoint, arms, analysis and
+variants; the comment block at the top of a scenario file and the question in it; and, for every
 parameter, what it means, its value as written, the point value used for power and its evidence --
 for ``{prior: FIT/VAR[INDEX]}`` the fit, variable, index, posterior summary and the pilot
 observations behind it (from ``priors/fitted/<fit>.json`` and the evidence files
@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from simtrial.parameters import (
+from simtrial.scenario.parameters import (
     BetaParam,
     Fixed,
     GammaParam,
@@ -27,7 +27,7 @@ from simtrial.parameters import (
     PriorParam,
     point_value,
 )
-from simtrial.scenario import Endpoint, RedoseOnLoss, Scenario, ScenarioSet
+from simtrial.scenario.schema import Endpoint, RedoseOnLoss, Scenario, ScenarioSet
 
 __all__ = [
     "assumption_rows",

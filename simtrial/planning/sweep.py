@@ -37,7 +37,7 @@ Semantics
 
 Output: ``variants.<v>.sweep`` in ``summary.json`` (:meth:`SweepResult.variant_dict`),
 ``sweep.csv``, ``sweep.png``, the report section "Sensitivity" and a
-compact terminal table (all in :mod:`simtrial.sensitivity_report`).
+compact terminal table (all in :mod:`simtrial.report.sweep`).
 """
 
 from __future__ import annotations
@@ -55,11 +55,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from simtrial import curves
+from simtrial.engines.results import PointResult
 from simtrial.errors import PriorError, ScenarioError, SimtrialError
-from simtrial.parameters import PriorParam
-from simtrial.results import PointResult
-from simtrial.scenario import Scenario, ScenarioSet, deep_merge
+from simtrial.planning import curves
+from simtrial.scenario.parameters import PriorParam
+from simtrial.scenario.schema import Scenario, ScenarioSet, deep_merge
 from simtrial.yamlio import Loc, format_loc, line_for
 
 __all__ = ["MAX_TRIALS", "SweepResult", "check_sweep", "sweep"]
@@ -304,7 +304,7 @@ def _validate_cell(
     data: dict[str, Any], scenario: Scenario, spec: SweepSpec, index: tuple[int, ...]
 ) -> Scenario | str:
     """The cell's scenario, or the validation message."""
-    from simtrial.scenario import _describe_error
+    from simtrial.scenario.schema import _describe_error
 
     cell_data = _strip(_cell_data(data, scenario, spec, index), spec.n_total)
     try:
@@ -347,7 +347,7 @@ def check_sweep(
     scenarios: ScenarioSet, lines: Mapping[Loc, int] | None = None, check_priors: bool = True
 ) -> SweepSpec:
     """Check ``evaluate.sweep`` of a loaded scenario file (called by
-    :func:`simtrial.scenario.validate_data`); the sweep belongs to the base scenario."""
+    :func:`simtrial.scenario.schema.validate_data`); the sweep belongs to the base scenario."""
     where = _Where(scenarios, lines)
     for vname, vdata in (scenarios.raw.get("variants") or {}).items():
         evaluate = vdata.get("evaluate") if isinstance(vdata, Mapping) else None
@@ -499,14 +499,14 @@ class SweepResult:
 
     def plot(self, measure: str = "power") -> Any:
         """A heat map (two parameters) or lines with ±2 SE bands (one): a matplotlib Figure."""
-        from simtrial.sensitivity_report import sweep_figure
+        from simtrial.report.sweep import sweep_figure
 
         return sweep_figure(self, measure)
 
     def __str__(self) -> str:
         from rich.console import Console
 
-        from simtrial.sensitivity_report import sweep_tables
+        from simtrial.report.sweep import sweep_tables
 
         console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
         for table in sweep_tables(self):
@@ -536,7 +536,8 @@ def run_sweep(
     progress: Callable[[int], None] | None = None,
 ) -> SweepResult:
     """Evaluate every cell of ``spec`` in every variant with an engine (``impl``: an engine or
-    a :class:`~simtrial.parallel.DistributedEngine`), streams keyed like the unswept points."""
+    a :class:`~simtrial.planning.parallel.DistributedEngine`), streams keyed like the unswept
+    points."""
     check_size(scenarios, spec, simulations)
     data = variant_data(scenarios)
     cells: list[SweepCell] = []
@@ -642,7 +643,7 @@ def sweep(
         sweep beyond :data:`MAX_TRIALS`.
     """
     from simtrial.engines import get_engine
-    from simtrial.power import default_engine
+    from simtrial.planning.power import default_engine
 
     base = scenarios.base
     raw = parameters if parameters is not None else base.evaluate.sweep
@@ -657,7 +658,7 @@ def sweep(
     engine_name = engine or default_engine(scenarios)
     impl: Any = get_engine(engine_name)
     if executor is not None and hasattr(impl, "tasks"):
-        from simtrial.parallel import DistributedEngine
+        from simtrial.planning.parallel import DistributedEngine
 
         impl = DistributedEngine(impl, executor)
     return run_sweep(impl, scenarios, spec, sims, seed if seed is not None else base.seed, progress)

@@ -260,7 +260,7 @@ def write_report(
     import matplotlib.pyplot as plt
 
     from simtrial.priors import store
-    from simtrial.priors.plots import _contract_variables
+    from simtrial.report.prior_plots import _contract_variables
 
     summary = store.summary(fit, directory)
     idata = az.from_netcdf(store._path(fit, directory, ".nc"))

@@ -17,9 +17,9 @@ from typing import Any
 
 from rich.console import Group
 
-from simtrial import selection_report
-from simtrial.results import PointResult, RunResult
-from simtrial.terminal import variant_tables
+from simtrial.engines.results import PointResult, RunResult
+from simtrial.report import selection as selection_report
+from simtrial.report.terminal import variant_tables
 
 STOPS = ("efficacy", "futility", "safety", "harm")
 
@@ -154,7 +154,7 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
     """Variants side by side: one row per ``n_total`` and measure, one column per variant.
 
     With ``width`` (the terminal's), variants that do not fit side by side go to further
-    tables; no name or number is ever truncated (:mod:`simtrial.terminal`).
+    tables; no name or number is ever truncated (:mod:`simtrial.report.terminal`).
     """
     names = list(result.variants)
     n_values = sorted({p.n_total for v in result.variants.values() for p in v.points})

@@ -1,7 +1,7 @@
 """Run a scenario: every variant at every ``n_total``, on one engine.
 
 Power uses each parameter's point value (its mean, or its median where the mean is not a usable
-summary: :func:`simtrial.parameters.point_value`); type I error is the probability of a
+summary: :func:`simtrial.scenario.parameters.point_value`); type I error is the probability of a
 rejection with each treatment arm behaving like the control; assurance averages the probability
 of success over the parameters' (joint) distribution.
 """
@@ -14,14 +14,14 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from simtrial import curves
-from simtrial.analysis.design import Design
-from simtrial.design_summary import design_summary
 from simtrial.engines import get_engine
 from simtrial.engines.base import Engine, point_summaries
-from simtrial.parallel import Executor
-from simtrial.results import PointResult, RunResult, VariantResult
-from simtrial.scenario import Scenario, ScenarioSet
+from simtrial.engines.design import Design
+from simtrial.engines.results import PointResult, RunResult, VariantResult
+from simtrial.planning import curves
+from simtrial.planning.design_summary import design_summary
+from simtrial.planning.parallel import Executor
+from simtrial.scenario.schema import Scenario, ScenarioSet
 
 ProgressFactory = Callable[[int], Callable[[int], None]]
 
@@ -57,7 +57,7 @@ def total_work(scenarios: ScenarioSet, engine: str, simulations: int) -> int:
             bisection = max(1, math.ceil(math.log2(max(2, spec.max_total // step)))) + 1
             points += bisection + (spec.stable_steps if engine == "exact" else 1)
         total += per_point * points
-    from simtrial.sensitivity import sweep_work
+    from simtrial.planning.sweep import sweep_work
 
     return total + sweep_work(scenarios, engine, simulations)
 
@@ -83,8 +83,8 @@ def run(
     progress : callable, optional
         Called with the number of trials just simulated.
     executor : Executor, optional
-        Runs the blocks elsewhere (:func:`simtrial.parallel.make_executor`: local processes or
-        a Dask cluster); results are identical to a run in this process.
+        Runs the blocks elsewhere (:func:`simtrial.planning.parallel.make_executor`: local processes
+        or a Dask cluster); results are identical to a run in this process.
 
     Returns
     -------
@@ -93,7 +93,7 @@ def run(
     engine_name = engine or default_engine(scenarios)
     impl: Any = get_engine(engine_name)
     if executor is not None and hasattr(impl, "tasks"):
-        from simtrial.parallel import DistributedEngine
+        from simtrial.planning.parallel import DistributedEngine
 
         impl = DistributedEngine(impl, executor)
     base = scenarios.base
@@ -125,8 +125,8 @@ def run(
             type1_curve=curves.type1_curve(scenario, name, sims, the_seed, calibrations),
         )
     swept = None
-    if base.evaluate.sweep is not None:  # sensitivity sweep (simtrial.sensitivity)
-        from simtrial.sensitivity import check_sweep, run_sweep
+    if base.evaluate.sweep is not None:  # sensitivity sweep (simtrial.planning.sweep)
+        from simtrial.planning.sweep import check_sweep, run_sweep
 
         swept = run_sweep(impl, scenarios, check_sweep(scenarios), sims, the_seed, progress)
     return RunResult(

@@ -55,11 +55,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simtrial.analysis import operating
-from simtrial.analysis.design import Design
 from simtrial.engines.base import Progress, point_values
-from simtrial.model import endpoint_law
-from simtrial.results import PointResult, RunResult, variant_title
-from simtrial.scenario import Scenario
+from simtrial.engines.design import Design
+from simtrial.engines.results import PointResult, RunResult, variant_title
+from simtrial.model.response import endpoint_law
+from simtrial.scenario.schema import Scenario
 
 __all__ = [
     "DEFINITION",
@@ -252,8 +252,8 @@ def calibrated_engine(engine: Any, scenario: Scenario) -> Any:
 def _probability_scenario(scenario: Scenario, p_c: float, p_t: float) -> Scenario:
     """Both arms replaced by endpoint-probability arms (dropout kept under ``exclude``), no
     safety rule, no sample-size search."""
-    from simtrial.parameters import Fixed
-    from simtrial.scenario import Arm
+    from simtrial.scenario.parameters import Fixed
+    from simtrial.scenario.schema import Arm
 
     a = scenario.analysis
     nri = scenario.endpoint.missing == "non_responder"
@@ -415,8 +415,8 @@ def control_prior_density(scenario: Scenario, rates: NDArray[np.float64]) -> Any
     approximation) is analysed as p = θ·o under non-responder imputation (o = probability of
     staying in the study to the endpoint), so the density of p is f(p/o)/o.
     """
-    from simtrial.analysis.design import as_beta_mixture
-    from simtrial.parameters import BetaParam, PriorParam
+    from simtrial.engines.design import as_beta_mixture
+    from simtrial.scenario.parameters import BetaParam, PriorParam
 
     c = scenario.analysis.control
     spec = scenario.arms[c]
@@ -442,7 +442,7 @@ def plot_type1_curve(result: RunResult, scenarios: Any) -> Any:
     rate, one line per ``n_total``, one column per variant; the α (or calibration target)
     line, the calibration range shaded, and the control rate's prior density (grey, right
     axis) when the control response is uncertain. None when no variant has a curve."""
-    from simtrial.plots import _color, _figure
+    from simtrial.report.plots import _color, _figure
 
     names = [n for n, v in result.variants.items() if v.type1_curve]
     if not names:

@@ -36,7 +36,7 @@ from pydantic import (
 )
 
 from simtrial.errors import PriorError, ScenarioError
-from simtrial.parameters import Parameter, PriorParam, parse_parameter
+from simtrial.scenario.parameters import Parameter, PriorParam, parse_parameter
 from simtrial.yamlio import Loc, format_loc, line_for, load_yaml, locate_merged
 
 
@@ -252,7 +252,7 @@ class Bayes(_Model):
     @field_validator("treatment_prior", "control_prior")
     @classmethod
     def _distribution(cls, prior: Parameter) -> Parameter:
-        from simtrial.parameters import BetaParam
+        from simtrial.scenario.parameters import BetaParam
 
         if not isinstance(prior, BetaParam | PriorParam):
             raise FieldIssue(f"a prior must be {{beta: [a, b]}} or {{prior: FIT/VAR}}, got {prior}")
@@ -269,7 +269,7 @@ def _increasing_pair(pair: list[float]) -> list[float]:
 
 class Calibrate(_Model):
     """Calibrate the threshold (Bayesian) or alpha so that the worst-case type I error over
-    control rates in ``over`` is at most ``type1_error`` (:mod:`simtrial.curves`)."""
+    control rates in ``over`` is at most ``type1_error`` (:mod:`simtrial.planning.curves`)."""
 
     type1_error: Annotated[float, Field(gt=0, lt=0.5)]
     over: list[Annotated[float, Field(gt=0, lt=1)]]
@@ -281,7 +281,7 @@ class Calibrate(_Model):
 
 
 class Type1Curve(_Model):
-    """Type I error and power over a grid of true control rates (:mod:`simtrial.curves`)."""
+    """Type I error, power over a grid of true control rates (:mod:`~simtrial.planning.curves`)."""
 
     control: list[Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=lambda: [0.01, 0.99])
     points: Annotated[int, Field(ge=2, le=1001)] = 99
@@ -456,7 +456,7 @@ class Safety(_Model):
     @field_validator("prior")
     @classmethod
     def _gamma(cls, prior: Parameter | None) -> Parameter | None:
-        from simtrial.parameters import GammaParam
+        from simtrial.scenario.parameters import GammaParam
 
         if prior is not None and not isinstance(prior, GammaParam):
             raise FieldIssue(f"the SAE-rate prior must be {{gamma: [shape, rate]}}, got {prior}")
@@ -474,11 +474,11 @@ class SampleSize(_Model):
 class Evaluate(_Model):
     n_total: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=1)]
     sample_size: SampleSize | None = None
-    # which summary of a distribution power uses (simtrial.parameters.point_value)
+    # which summary of a distribution power uses (simtrial.scenario.parameters.point_value)
     point_values: Literal["auto", "mean", "median"] = "auto"
     type1_curve: Type1Curve | None = None
     sweep: dict[str, Any] | None = None
-    """Sensitivity sweep ``{PATH: [values...]}``, checked by :mod:`simtrial.sensitivity`."""
+    """Sensitivity sweep ``{PATH: [values...]}``, checked by :mod:`simtrial.planning.sweep`."""
     sweep_n_total: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=1)] | None = None
 
 
@@ -769,8 +769,8 @@ def _check_limits(
     base_data: Any,
     variant_data: Any,
 ) -> None:
-    """Documented upper bounds (:mod:`simtrial.limits`) and warnings for values not meant."""
-    from simtrial import limits
+    """Documented upper bounds (:mod:`.limits`) and warnings for values not meant."""
+    from simtrial.scenario import limits
 
     problems = limits.check_scenario(scenario)
     if problems:
@@ -847,7 +847,7 @@ def validate_data(
     name = next(iter(variants.values())).name
     result = ScenarioSet(path=Path(file) if file else None, name=name, variants=variants, raw=data)
     if any(sc.evaluate.sweep or sc.evaluate.sweep_n_total for sc in variants.values()):
-        from simtrial.sensitivity import check_sweep
+        from simtrial.planning.sweep import check_sweep
 
         check_sweep(result, lines, check_priors=check_priors)
     return result
@@ -864,8 +864,8 @@ def _check_priors(
     """Every ``{prior: FIT/VAR[INDEX]}`` must name a committed fit, variable and index, of the
     kind the parameter needs (a probability or a rate); with ``evaluate.point_values: mean``,
     every arm parameter's mean must be a usable summary."""
-    from simtrial.limits import check_prior_kind, parameter_kind
-    from simtrial.parameters import UnusableMean, point_value
+    from simtrial.scenario.limits import check_prior_kind, parameter_kind
+    from simtrial.scenario.parameters import UnusableMean, point_value
 
     rule = scenario.evaluate.point_values
     for loc, param in scenario.parameters():

@@ -48,8 +48,8 @@ from typing import Any
 import numpy as np
 
 from simtrial._modules import make_callable
-from simtrial.narrative import SPENDING, TESTS, describe_endpoint
-from simtrial.parameters import (
+from simtrial.report.narrative import SPENDING, TESTS, describe_endpoint
+from simtrial.scenario.parameters import (
     BetaParam,
     Fixed,
     GammaParam,
@@ -57,7 +57,7 @@ from simtrial.parameters import (
     PriorParam,
     point_value,
 )
-from simtrial.scenario import Scenario, ScenarioSet
+from simtrial.scenario.schema import Scenario, ScenarioSet
 
 __all__ = [
     "decision_boundary",
@@ -105,7 +105,7 @@ def design_summary(
     Examples
     --------
     >>> s = simtrial.load_scenario("scenarios/ra-phase2.yaml")  # doctest: +SKIP
-    >>> d = simtrial.design_summary(s)  # doctest: +SKIP
+    >>> d = simtrial.planning.design_summary(s)  # doctest: +SKIP
     >>> d["variants"]["monthly_x3"]["looks"]["efficacy_z"]  # doctest: +SKIP
     [1.959964]
     """
@@ -118,7 +118,7 @@ def design_summary(
 
 
 def _variant(scenario: Scenario, calibrated: Mapping[int, Scenario]) -> dict[str, Any]:
-    from simtrial.analysis.design import Design
+    from simtrial.engines.design import Design
 
     design = Design(scenario)
     return {
@@ -285,7 +285,7 @@ def _looks(scenario: Scenario, design: Any) -> dict[str, Any] | None:
 def _control_probability(scenario: Scenario) -> float | None:
     """P(control meets the endpoint) at the point values (after dropout under NRI)."""
     from simtrial.engines.base import point_values
-    from simtrial.model import endpoint_law
+    from simtrial.model.response import endpoint_law
 
     try:
         values = point_values(scenario)[scenario.analysis.control]
@@ -324,7 +324,7 @@ def decision_boundary(table: np.ndarray) -> list[int | None]:
 def _critical_counts(
     scenario: Scenario, written: Any, calibrated: Mapping[int, Scenario]
 ) -> dict[str, Any] | None:
-    from simtrial.analysis.design import Design
+    from simtrial.engines.design import Design
 
     a = scenario.analysis
     if a.test == "logrank" or len(a.treatments) > 1:
@@ -486,7 +486,7 @@ def _priors(scenario: Scenario) -> list[dict[str, Any]]:
 
 
 def _safety(scenario: Scenario) -> dict[str, Any] | None:
-    from simtrial.analysis.design import safety_prior
+    from simtrial.engines.design import safety_prior
 
     s = scenario.safety
     if s is None:
@@ -730,7 +730,7 @@ def terminal_summary(summary: dict[str, Any]) -> Any:
 
 def html_summary(summary: dict[str, Any]) -> str:
     """The summary as an HTML definition list (every text escaped)."""
-    from simtrial.narrative import esc
+    from simtrial.report.narrative import esc
 
     items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in summary_lines(summary))
     return f"<dl class='defs design'>{items}</dl>"

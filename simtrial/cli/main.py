@@ -29,7 +29,7 @@ out = Console(highlight=False)
 
 def _version_callback(value: bool) -> None:
     if value:
-        from simtrial.power import _version
+        from simtrial.planning.power import _version
 
         out.print(f"simtrial {_version()}")
         raise typer.Exit(0)
@@ -58,7 +58,7 @@ def _load(file: Path) -> Any:
     import warnings
 
     from simtrial.errors import ScenarioWarning
-    from simtrial.scenario import load_scenario
+    from simtrial.scenario.schema import load_scenario
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ScenarioWarning)
@@ -140,12 +140,12 @@ def run(
 ) -> None:
     """Simulate a scenario and write results/<name>/: summary.json, points.csv, plots (PNG)
     and report.html."""
-    from simtrial.limits import check_run
-    from simtrial.outdir import OutputDir
-    from simtrial.parallel import make_executor
-    from simtrial.power import default_engine, total_work
-    from simtrial.power import run as run_scenarios
-    from simtrial.report import result_table, write_outputs
+    from simtrial.planning.parallel import make_executor
+    from simtrial.planning.power import default_engine, total_work
+    from simtrial.planning.power import run as run_scenarios
+    from simtrial.report.files import OutputDir
+    from simtrial.report.table import result_table, write_outputs
+    from simtrial.scenario.limits import check_run
 
     scenarios = _load(file)
     engine_name = engine or default_engine(scenarios)
@@ -186,8 +186,8 @@ def run(
         if trace:
             paths.append(_write_trace(scenarios, trace, result.seed, staging))
         if not no_report:
-            from simtrial.html import write_report
-            from simtrial.plots import render_plots, write_plots
+            from simtrial.report.html import write_report
+            from simtrial.report.plots import render_plots, write_plots
 
             images = render_plots(result, scenarios)
             paths += write_plots(result, scenarios, staging, images=images)
@@ -196,14 +196,14 @@ def run(
         paths = [output.final(p) for p in paths]
         output.publish()
     if not quiet:
-        from simtrial.design_summary import terminal_summary
+        from simtrial.planning.design_summary import terminal_summary
 
         if result.design is not None:
             out.print(terminal_summary(result.design))
         # a variant wider than the terminal is printed whole (lines longer), never cut
         out.print(result_table(result, width=out.width), crop=False)
         if result.sweep is not None:
-            from simtrial.sensitivity_report import sweep_tables
+            from simtrial.report.sweep import sweep_tables
 
             for table in sweep_tables(result.sweep):
                 out.print(table, crop=False)
@@ -221,7 +221,7 @@ def run(
                     f"(treatment better) >= {size['goal']:g} (achieved {size['achieved']:.3f} "
                     f"± {size['se']:.3f}{dip}); rule: {size['rule']}"
                 )
-        from simtrial.curves import terminal_lines
+        from simtrial.planning.curves import terminal_lines
 
         for line in terminal_lines(result):
             out.print(line, soft_wrap=True)
@@ -255,7 +255,7 @@ def _command(
 def _write_trace(scenarios: Any, trials: int, seed: int, target: Path) -> Path:
     """Write ``events.csv``: the first ``trials`` power trials of every variant and point."""
     from simtrial.engines.des import DESEngine
-    from simtrial.report import atomic_write, events_csv
+    from simtrial.report.table import atomic_write, events_csv
 
     engine = DESEngine()
     rows = []
@@ -270,7 +270,7 @@ def _write_trace(scenarios: Any, trials: int, seed: int, target: Path) -> Path:
 
 def _mount_priors() -> None:
     try:
-        from simtrial.priors.cli import app as priors_app
+        from simtrial.cli.priors import app as priors_app
     except ImportError:  # the priors layer is optional at run time
         return
     app.add_typer(priors_app, name="priors", help="Fit, show and plot the Bayesian priors.")

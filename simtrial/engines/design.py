@@ -57,7 +57,7 @@ from numpy.typing import NDArray
 from simtrial.analysis.decision import lookup
 from simtrial.analysis.frequentist import p_value_table, rejection_table
 from simtrial.analysis.group_sequential import Boundaries, boundaries, conditional_power
-from simtrial.scenario import Scenario
+from simtrial.scenario.schema import Scenario
 
 CONTINUE, EFFICACY, FUTILITY, SAFETY, HARM = 0, 1, 2, 3, 4
 REASONS = {EFFICACY: "efficacy", FUTILITY: "futility", SAFETY: "safety", HARM: "harm"}
@@ -420,7 +420,7 @@ def _better(x_t: Any, m_t: Any, x_c: Any, m_c: Any) -> Bool:
 
 def safety_prior(scenario: Scenario) -> tuple[float, float]:
     """Gamma (shape, rate per patient-year) prior of the SAE rate; default Gamma(0.5, 1)."""
-    from simtrial.parameters import GammaParam
+    from simtrial.scenario.parameters import GammaParam
 
     assert scenario.safety is not None
     prior = scenario.safety.prior
@@ -482,8 +482,8 @@ class _bayes_rule:  # noqa: N801 - a small private adapter
 
 def as_beta_mixture(param: Any) -> Any:
     """A prior parameter as a BetaMixture: ``{beta: [a, b]}`` or a fitted prior's mixture."""
-    from simtrial.parameters import BetaParam, PriorParam
     from simtrial.priors.mixture import BetaMixture
+    from simtrial.scenario.parameters import BetaParam, PriorParam
 
     if isinstance(param, BetaParam):
         return BetaMixture(np.array([1.0]), np.array([param.a]), np.array([param.b]))

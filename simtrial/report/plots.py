@@ -1,10 +1,11 @@
 """Plots of a run: power curves, response over time, burden and stopping (issue 6, item 3).
 
-Every function takes the data objects (a :class:`~simtrial.results.RunResult`, a
-:class:`~simtrial.scenario.ScenarioSet`) and returns a :class:`matplotlib.figure.Figure` built
-without ``pyplot``, so no global figure state leaks into a notebook or a long-running process;
-figures are drawn on the Agg canvas. :func:`write_plots` saves them as PNG files under
-``results/<name>/``, each through a temporary file and a rename.
+Every function takes the data objects (a :class:`~simtrial.engines.results.RunResult`, a
+:class:`~simtrial.scenario.schema.ScenarioSet`) and returns a
+:class:`matplotlib.figure.Figure` built without ``pyplot``, so no global figure state leaks
+into a notebook or a long-running process; figures are drawn on the Agg canvas.
+:func:`write_plots` saves them as PNG files under ``results/<name>/``, each through a
+temporary file and a rename.
 
 ========================= ============================================================
 file                      picture
@@ -13,7 +14,7 @@ file                      picture
 ``response.png``          :func:`response_over_time` — P(responding) over weeks
 ``burden.png``            :func:`burden` — infusions, AEs and SAEs per patient
 ``stopping.png``          :func:`stopping` — early stopping per reason (interim looks)
-``type1_curve.png``       :func:`simtrial.curves.plot_type1_curve` — type I error and power
+``type1_curve.png``       :func:`simtrial.planning.curves.plot_type1_curve` — type I error and power
                           against the true control rate
 ========================= ============================================================
 
@@ -51,11 +52,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
-from simtrial import selection_report
 from simtrial.engines.base import point_values, stream
-from simtrial.model import ArmValues, endpoint_law, response_probability
-from simtrial.results import RunResult, VariantResult, variant_title
-from simtrial.scenario import Arm, Endpoint, Scenario, ScenarioSet
+from simtrial.engines.results import RunResult, VariantResult, variant_title
+from simtrial.model.response import ArmValues, endpoint_law, response_probability
+from simtrial.report import selection as selection_report
+from simtrial.scenario.schema import Arm, Endpoint, Scenario, ScenarioSet
 
 __all__ = [
     "PLOT_FILES",
@@ -628,7 +629,7 @@ def png_bytes(fig: Figure) -> bytes:
 
 def render_plots(result: RunResult, scenarios: ScenarioSet) -> dict[str, bytes]:
     """Every applicable plot as PNG bytes, keyed by file name (see :data:`PLOT_FILES`)."""
-    from simtrial.curves import plot_type1_curve
+    from simtrial.planning.curves import plot_type1_curve
 
     figures: dict[str, Figure | None] = {
         "power.png": power_curve(result),
