@@ -40,7 +40,8 @@ from simtrial.analysis import frequentist  # noqa: E402
 from simtrial.engines.base import point_values  # noqa: E402
 from simtrial.engines.exact import ExactEngine  # noqa: E402
 from simtrial.engines.vectorized import simulate_arm  # noqa: E402
-from simtrial.scenario.schema import deep_merge, load_scenario, validate_data  # noqa: E402
+from simtrial.scenario.load import load_scenario, validate_data  # noqa: E402
+from simtrial.scenario.schema import deep_merge  # noqa: E402
 
 
 def best_of(fn, repeat: int) -> float:
@@ -230,7 +231,7 @@ def bench_memory(quick: bool) -> dict[str, float]:
     code = f"""
 import resource, sys
 sys.path.insert(0, {str(ROOT)!r})
-from simtrial.scenario.schema import load_scenario
+from simtrial.scenario.load import load_scenario, validate_data  # noqa: E402
 from simtrial.engines.vectorized import VectorizedEngine
 s = load_scenario({str(ROOT / "scenarios" / "ra-phase2.yaml")!r}).variants["monthly_x3"]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

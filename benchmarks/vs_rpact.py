@@ -90,12 +90,12 @@ import simtrial.cli.main
 from simtrial.engines import design as _design
 from simtrial.analysis.group_sequential import _boundaries, boundaries
 from simtrial.engines import vectorized as _vectorized
-from simtrial.scenario.limits import check_run
+from simtrial.planning.estimate import check_run
 from simtrial.report.files import OutputDir
 from simtrial.planning.parallel import make_executor
 from simtrial.planning.power import run
 from simtrial.report.table import write_outputs
-from simtrial.scenario.schema import load_scenario
+from simtrial.scenario.load import load_scenario
 t1 = time.perf_counter()
 scenarios = load_scenario(Path(sys.argv[1]))
 s = scenarios.base
@@ -181,7 +181,7 @@ def check_r() -> str:
 def setup() -> dict[str, Any]:
     """The scenario's figures and the R code doing the same work."""
     sys.path.insert(0, str(ROOT))
-    from simtrial.scenario.schema import load_scenario
+    from simtrial.scenario.load import load_scenario
 
     scenarios = load_scenario(SCENARIO)
     s = scenarios.base

@@ -17,7 +17,10 @@ if TYPE_CHECKING:  # imported on first use (``simtrial --help`` should not load 
     from simtrial.planning.power import run
     from simtrial.planning.sweep import SweepResult, sweep
     from simtrial.report.plots import burden, power_curve, response_over_time, stopping
-    from simtrial.scenario.schema import Scenario, ScenarioSet, load_scenario
+    from simtrial.report.sweep import sweep_figure, sweep_text
+    from simtrial.report.table import summary_text
+    from simtrial.scenario.load import load_scenario
+    from simtrial.scenario.schema import Scenario, ScenarioSet
 
 __all__ = [
     "EngineError",
@@ -38,7 +41,10 @@ __all__ = [
     "response_probability",
     "run",
     "stopping",
+    "summary_text",
     "sweep",
+    "sweep_figure",
+    "sweep_text",
 ]
 
 
@@ -55,8 +61,11 @@ _LAZY = {
     "VariantResult": "simtrial.engines.results",
     "Scenario": "simtrial.scenario.schema",
     "ScenarioSet": "simtrial.scenario.schema",
-    "load_scenario": "simtrial.scenario.schema",
+    "load_scenario": "simtrial.scenario.load",
     "SweepResult": "simtrial.planning.sweep",
+    "summary_text": "simtrial.report.table",
+    "sweep_figure": "simtrial.report.sweep",
+    "sweep_text": "simtrial.report.sweep",
     "sweep": "simtrial.planning.sweep",
 }
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from simtrial.scenario.schema import ScenarioSet, deep_merge, validate_data
+from simtrial.scenario.load import validate_data
+from simtrial.scenario.schema import ScenarioSet, deep_merge
 
 BASE: dict[str, Any] = {
     "name": "test",

@@ -21,6 +21,7 @@ from simtrial.engines.base import point_values
 from simtrial.engines.exact import exact_power
 from simtrial.planning import curves
 from simtrial.planning.power import run
+from simtrial.report import curves as report_curves
 from tests.helpers import scenario
 
 TWO_ARMS = {
@@ -322,7 +323,7 @@ def test_run_uses_the_calibrated_threshold_for_points_and_sample_size():
     assert [p["calibrated_threshold"] for p in curve["points"]] == [
         p.extra["calibration"]["calibrated"] for p in variant.points
     ]
-    lines = curves.terminal_lines(result)
+    lines = report_curves.terminal_lines(result)
     assert len(lines) == 1 and "worst" in lines[0] and "calibrated threshold" in lines[0]
     # which threshold each worst case is at, and that the table above uses the calibrated one
     assert lines[0].startswith("type I error across true control rates (base, exact, calibrated")
@@ -331,7 +332,7 @@ def test_run_uses_the_calibrated_threshold_for_points_and_sample_size():
     assert f"The threshold as written, {written:g}, would allow" in lines[0]
     assert lines[0].endswith("every result above uses it")
     # the figure's legend names the shaded range and the dash-dot line, not only the caption
-    fig = curves.plot_type1_curve(result, sc_set)
+    fig = report_curves.plot_type1_curve(result, sc_set)
     texts = {
         t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()
     }

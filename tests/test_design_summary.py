@@ -19,8 +19,8 @@ import pytest
 from scipy import integrate, stats
 
 from simtrial import design_summary, load_scenario
-from simtrial.planning.design_summary import summary_lines
 from simtrial.planning.power import run
+from simtrial.report.design import summary_lines
 from tests.helpers import scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,6 +21,7 @@ import pytest
 
 from simtrial.cli.main import main
 from simtrial.errors import ScenarioError, SimtrialError
+from simtrial.planning import estimate
 from simtrial.priors import store
 from simtrial.report.files import OutputDir
 from simtrial.scenario import limits
@@ -155,14 +156,14 @@ def test_variant_value_and_rate_fit_messages(tmp_path, capsys):
 
 
 def test_bounds_are_not_hit_by_the_shipped_scenarios():
-    from simtrial.planning.power import default_engine
-    from simtrial.scenario.schema import load_scenario
+    from simtrial.engines import default_engine
+    from simtrial.scenario.load import load_scenario
 
     for path in sorted(SCEN.glob("*.yaml")):
         scenarios = load_scenario(path)
         engine = default_engine(scenarios)
-        estimate = limits.estimate_run(scenarios, engine, scenarios.base.simulations)
-        assert not estimate.problems(), (path.name, estimate)
+        guess = estimate.estimate_run(scenarios, engine, scenarios.base.simulations)
+        assert not guess.problems(), (path.name, guess)
 
 
 def test_estimate_refuses_a_huge_run_before_simulating(tmp_path, capsys, monkeypatch):
@@ -193,11 +194,11 @@ def test_estimate_counts_the_test_table(tmp_path, capsys, source):
 
 
 def test_estimate_grows_with_the_run_and_force_overrides(tmp_path, capsys, monkeypatch):
-    from simtrial.scenario.schema import load_scenario
+    from simtrial.scenario.load import load_scenario
 
     scenarios = load_scenario(SCEN / "ra-phase2.yaml")
-    small = limits.estimate_run(scenarios, "vectorized", 100)
-    large = limits.estimate_run(scenarios, "vectorized", 1000)
+    small = estimate.estimate_run(scenarios, "vectorized", 100)
+    large = estimate.estimate_run(scenarios, "vectorized", 1000)
     assert large.memory_bytes > small.memory_bytes and large.work == pytest.approx(10 * small.work)
     monkeypatch.setattr(limits, "MAX_WORK", small.work / 2)
     out = tmp_path / "out"

@@ -16,8 +16,8 @@ import yaml
 from simtrial.cli.main import main
 from simtrial.engines.results import RunResult, VariantResult
 from simtrial.report import html as report
+from simtrial.scenario.load import load_scenario
 from simtrial.scenario.parameters import PriorParam
-from simtrial.scenario.schema import load_scenario
 from tests.helpers import BASE, scenario
 from tests.test_plots import point
 

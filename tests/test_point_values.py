@@ -20,6 +20,7 @@ from simtrial.engines.vectorized import VectorizedEngine
 from simtrial.errors import ScenarioError
 from simtrial.planning.power import run
 from simtrial.priors import store
+from simtrial.scenario.load import load_scenario
 from simtrial.scenario.parameters import (
     BetaParam,
     LogNormalParam,
@@ -27,7 +28,6 @@ from simtrial.scenario.parameters import (
     UnusableMean,
     point_value,
 )
-from simtrial.scenario.schema import load_scenario
 from tests.helpers import scenario
 
 Z95 = stats.norm.ppf(0.95)

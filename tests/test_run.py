@@ -145,9 +145,9 @@ def test_python_api(tmp_path):
     assert list(frame["variant"]) == ["single_infusion"] * 4 + ["redose_on_loss"] * 4
     powers = [p.power for v in result.variants.values() for p in v.points]
     assert frame["power"].tolist() == pytest.approx(powers, abs=1e-6)
-    text = result.summary()
+    text = simtrial.summary_text(result)
     assert "single_infusion" in text and "redose_on_loss" in text and "power" in text
-    fig = result.plot_power()
+    fig = simtrial.power_curve(result)
     assert fig.axes and simtrial.response_over_time(scenarios).axes
 
 
@@ -176,10 +176,10 @@ def test_progress_total_counts_every_simulated_trial():
 
 
 def test_run_estimate_counts_every_simulated_patient_journey():
-    """limits.estimate_run's work (patient journeys) is the trials the run reports, times the
+    """estimate.estimate_run's work (patient journeys) is the trials the run reports, times the
     patients per trial, safety-rate runs included (they were once left out)."""
+    from simtrial.planning.estimate import estimate_run
     from simtrial.planning.power import run
-    from simtrial.scenario.limits import estimate_run
     from tests.helpers import scenario
 
     s = scenario(

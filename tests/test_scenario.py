@@ -11,8 +11,8 @@ import pytest
 
 from simtrial.cli.main import main
 from simtrial.errors import ScenarioError
+from simtrial.scenario.load import load_scenario
 from simtrial.scenario.parameters import BetaParam, Fixed, GammaParam, LogNormalParam, PriorParam
-from simtrial.scenario.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -14,7 +14,7 @@ import simtrial
 from simtrial.cli.main import main
 from simtrial.errors import ScenarioError
 from simtrial.planning.parallel import LocalExecutor
-from simtrial.scenario.schema import validate_data
+from simtrial.scenario.load import validate_data
 from tests.helpers import BASE, scenario
 
 ALPHA = 0.05
@@ -294,14 +294,14 @@ def test_sweep_block_is_merged_and_plots(tmp_path):
     )
     drop = [sw.cell("base", (i,), 40).point.dropout_fraction["msc"] for i in range(2)]
     assert drop[0] == 0.0 and drop[1] > 0.05
-    fig = sw.plot()
+    fig = simtrial.sweep_figure(sw)
     assert fig.axes and np.isfinite(sw.to_frame()["power"]).all()
-    assert "power" in str(sw)
+    assert "power" in str(sw) and "power" in simtrial.sweep_text(sw)
 
 
 def test_sweep_axis_names_the_parameter_in_words(exact_sweep):
     """The x axis was the YAML path alone; it now says what the parameter is, then the path."""
-    label = " ".join(exact_sweep.plot().axes[0].get_xlabel().split())
+    label = " ".join(simtrial.sweep_figure(exact_sweep).axes[0].get_xlabel().split())
     assert label.endswith("control arm (arms.control.endpoint_probability)")
     assert label.startswith("probability")
 

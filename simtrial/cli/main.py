@@ -58,7 +58,7 @@ def _load(file: Path) -> Any:
     import warnings
 
     from simtrial.errors import ScenarioWarning
-    from simtrial.scenario.schema import load_scenario
+    from simtrial.scenario.load import load_scenario
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ScenarioWarning)
@@ -140,12 +140,13 @@ def run(
 ) -> None:
     """Simulate a scenario and write results/<name>/: summary.json, points.csv, plots (PNG)
     and report.html."""
+    from simtrial.engines import default_engine
+    from simtrial.planning.estimate import check_run
     from simtrial.planning.parallel import make_executor
-    from simtrial.planning.power import default_engine, total_work
     from simtrial.planning.power import run as run_scenarios
+    from simtrial.planning.power import total_work
     from simtrial.report.files import OutputDir
     from simtrial.report.table import result_table, write_outputs
-    from simtrial.scenario.limits import check_run
 
     scenarios = _load(file)
     engine_name = engine or default_engine(scenarios)
@@ -196,7 +197,7 @@ def run(
         paths = [output.final(p) for p in paths]
         output.publish()
     if not quiet:
-        from simtrial.planning.design_summary import terminal_summary
+        from simtrial.report.design import terminal_summary
 
         if result.design is not None:
             out.print(terminal_summary(result.design))
@@ -221,7 +222,7 @@ def run(
                     f"(treatment better) >= {size['goal']:g} (achieved {size['achieved']:.3f} "
                     f"± {size['se']:.3f}{dip}); rule: {size['rule']}"
                 )
-        from simtrial.planning.curves import terminal_lines
+        from simtrial.report.curves import terminal_lines
 
         for line in terminal_lines(result):
             out.print(line, soft_wrap=True)
@@ -254,8 +255,9 @@ def _command(
 
 def _write_trace(scenarios: Any, trials: int, seed: int, target: Path) -> Path:
     """Write ``events.csv``: the first ``trials`` power trials of every variant and point."""
+    from simtrial.atomic import atomic_write
     from simtrial.engines.des import DESEngine
-    from simtrial.report.table import atomic_write, events_csv
+    from simtrial.report.table import events_csv
 
     engine = DESEngine()
     rows = []

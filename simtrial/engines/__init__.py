@@ -8,10 +8,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from simtrial.engines.base import Engine
 from simtrial.errors import EngineError
 
+if TYPE_CHECKING:
+    from simtrial.scenario.schema import ScenarioSet
+
 ENGINES = ("exact", "vectorized", "des")
+
+
+def default_engine(scenarios: ScenarioSet) -> str:
+    """``des`` for scenarios with an ``operations`` block, else ``vectorized``."""
+    return "des" if scenarios.base.operations is not None else "vectorized"
 
 
 def get_engine(name: str) -> Engine:
@@ -31,4 +41,4 @@ def get_engine(name: str) -> Engine:
     raise EngineError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
 
 
-__all__ = ["ENGINES", "Engine", "get_engine"]
+__all__ = ["ENGINES", "Engine", "default_engine", "get_engine"]

@@ -630,7 +630,7 @@ def simulate_trial(
 
     Examples
     --------
-    >>> from simtrial.scenario.schema import load_scenario
+    >>> from simtrial.scenario.load import load_scenario
     >>> s = load_scenario("scenarios/ra-capacity.yaml").variants["ample"]  # doctest: +SKIP
     >>> simulate_trial(s, 40, np.random.SeedSequence(1)).arms["msc"].infusions  # doctest: +SKIP
     """

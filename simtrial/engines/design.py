@@ -39,7 +39,7 @@ Rules (DESIGN §4; choices where it is silent are marked *choice*):
 - **Several treatment arms** (fixed designs): each compared with the control, with Bonferroni
   (each at α/k) or Holm's step-down procedure; ``power`` is then the probability of at least
   one rejection. With ``analysis.selection`` several arms run group-sequentially with
-  selection at an interim and closed testing (:mod:`~simtrial.analysis.selection`).
+  selection at an interim and closed testing (:mod:`~simtrial.engines.selection`).
 - **Sample size and duration**: with ``enrolment``, look k happens when the patient number
   ``round(t_k·N)`` reaches the endpoint week (randomisation time + endpoint week); everybody
   randomised by then counts in ``expected_n``; the duration runs from the first randomisation
@@ -381,10 +381,10 @@ def _selection_decisions(
     rng: np.random.Generator,
     planned_n: dict[str, int] | None,
 ) -> Decisions:
-    """Multi-arm multi-stage selection designs (:mod:`simtrial.analysis.selection`): one-sided,
+    """Multi-arm multi-stage selection designs (:mod:`simtrial.engines.selection`): one-sided,
     so every rejection favours the treatment; stops are for success (efficacy) or because no
     arm was selected (futility); no duration (arms stop recruiting at different times)."""
-    from simtrial.analysis import selection
+    from simtrial.engines import selection
 
     out = selection.decide(scenario, data, rng, planned_n)
     assert scenario.analysis.interims is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,34 +156,6 @@ class RunResult:
                 _flatten(point.to_dict(), "", row)
                 rows.append(row)
         return rows
-
-    def summary(self) -> str:
-        """The terminal table (variants side by side) as plain text."""
-        from rich.console import Console
-
-        from simtrial.report.table import result_table
-
-        console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
-        console.print(result_table(self, width=120))
-        return console.export_text()
-
-    def plot_power(self, variant: str | None = None) -> Any:
-        """Power and assurance against n_total (a matplotlib Figure)."""
-        from simtrial.report.plots import power_curve
-
-        return power_curve(self, variant)
-
-    def plot_burden(self) -> Any:
-        """Infusions and adverse events per patient, per variant (a Figure, or None)."""
-        from simtrial.report.plots import burden
-
-        return burden(self)
-
-    def plot_stopping(self) -> Any:
-        """Stopping probabilities per reason (a Figure, or None without interims)."""
-        from simtrial.report.plots import stopping
-
-        return stopping(self)
 
     def __str__(self) -> str:
         lines = [f"{self.scenario}: {self.engine} engine, {self.simulations} simulations"]

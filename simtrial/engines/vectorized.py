@@ -323,7 +323,7 @@ class VectorizedEngine(BlockEngine):
         planned = scenario.n_per_arm(n_total)
         n_per_arm = planned
         if scenario.analysis.selection is not None:
-            from simtrial.analysis.selection import simulated_sizes
+            from simtrial.engines.selection import simulated_sizes
 
             n_per_arm = simulated_sizes(scenario, planned)
         per_patient = design.needs_patients

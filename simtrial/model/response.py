@@ -27,11 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from simtrial.scenario.schema import Arm, Endpoint, Schedule
+if TYPE_CHECKING:  # the model reads these objects; it does not depend on the schema
+    from simtrial.scenario.schema import Arm, Endpoint, Schedule
 
 FloatArray = NDArray[np.float64]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from simtrial.engines import get_engine
+from simtrial.engines import default_engine, get_engine
 from simtrial.engines.base import Engine, point_summaries
 from simtrial.engines.design import Design
 from simtrial.engines.results import PointResult, RunResult, VariantResult
@@ -31,11 +31,6 @@ def _version() -> str:
         return version("simtrial")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "unknown"
-
-
-def default_engine(scenarios: ScenarioSet) -> str:
-    """``des`` for scenarios with an ``operations`` block, else ``vectorized``."""
-    return "des" if scenarios.base.operations is not None else "vectorized"
 
 
 def total_work(scenarios: ScenarioSet, engine: str, simulations: int) -> int:

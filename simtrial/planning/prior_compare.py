@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
+from simtrial.atomic import atomic_write
 from simtrial.errors import PriorError
 
 __all__ = ["compare_fits", "elpd", "posterior_checks", "sensitivity", "to_markdown"]
@@ -246,8 +247,8 @@ def _scenario_rows(path: Path, idata: Any, settings: dict[str, dict[str, Any]]) 
     from simtrial.engines.base import arm_parameters
     from simtrial.engines.exact import ExactEngine, exact_power
     from simtrial.model.response import arm_values, endpoint_law
+    from simtrial.scenario.load import load_scenario
     from simtrial.scenario.parameters import PriorParam
-    from simtrial.scenario.schema import load_scenario
 
     ss = load_scenario(path)
     post = idata.posterior
@@ -366,8 +367,8 @@ def compare_fits(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     js, md = out / "compare.json", out / "compare.md"
-    js.write_text(json.dumps(result, indent=1) + "\n")
-    md.write_text(to_markdown(result))
+    atomic_write(js, json.dumps(result, indent=1) + "\n")
+    atomic_write(md, to_markdown(result))
     return js, md
 
 

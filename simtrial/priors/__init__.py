@@ -8,14 +8,9 @@ from typing import TYPE_CHECKING
 from simtrial._modules import lazy_getattr
 
 if TYPE_CHECKING:  # imported on first use (``simtrial --help`` should not load SciPy)
+    from simtrial.priors.em import fit_beta_mixture, fit_gamma_mixture
     from simtrial.priors.evidence import Evidence, load_all, load_evidence
-    from simtrial.priors.mixture import (
-        BetaMixture,
-        GammaMixture,
-        fit_beta_mixture,
-        fit_gamma_mixture,
-        robustify,
-    )
+    from simtrial.priors.mixture import BetaMixture, GammaMixture, robustify
     from simtrial.priors.store import (
         available_fits,
         describe,
@@ -27,10 +22,8 @@ if TYPE_CHECKING:  # imported on first use (``simtrial --help`` should not load 
 
 _LAZY = {
     **dict.fromkeys(("Evidence", "load_all", "load_evidence"), "simtrial.priors.evidence"),
-    **dict.fromkeys(
-        ("BetaMixture", "GammaMixture", "fit_beta_mixture", "fit_gamma_mixture", "robustify"),
-        "simtrial.priors.mixture",
-    ),
+    **dict.fromkeys(("BetaMixture", "GammaMixture", "robustify"), "simtrial.priors.mixture"),
+    **dict.fromkeys(("fit_beta_mixture", "fit_gamma_mixture"), "simtrial.priors.em"),
     **dict.fromkeys(
         (
             "available_fits",

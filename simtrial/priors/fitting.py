@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from simtrial.atomic import atomic_write, atomic_write_with
 from simtrial.errors import PriorError
 
 __all__ = [
@@ -286,13 +287,8 @@ def _entry_stats(draws: np.ndarray, divergences: int, kind: str = "other") -> di
 
 def _mixture_entry(flat: np.ndarray, kind: str, rng: np.random.Generator) -> dict[str, Any]:
     """Mixture approximation, its ESS, and its robustified version (lazy imports)."""
-    from simtrial.priors.mixture import (
-        BetaMixture,
-        GammaMixture,
-        fit_beta_mixture,
-        fit_gamma_mixture,
-        robustify,
-    )
+    from simtrial.priors.em import fit_beta_mixture, fit_gamma_mixture
+    from simtrial.priors.mixture import BetaMixture, GammaMixture, robustify
 
     mix: BetaMixture | GammaMixture
     if kind == "probability":
@@ -430,7 +426,7 @@ def write_summary(name: str, directory: str | Path | None = None) -> Path:
     idata = az.from_netcdf(nc)
     summary = summarize(idata, FITS[name])
     out = directory / f"{name}.json"
-    out.write_text(json.dumps(summary, indent=1, default=_json_default) + "\n")
+    atomic_write(out, json.dumps(summary, indent=1, default=_json_default) + "\n")
     return out
 
 
@@ -717,9 +713,9 @@ def fit_prior(
     directory.mkdir(parents=True, exist_ok=True)
     nc = directory / f"{name}.nc"
     log(f"{name}: writing {nc}")
-    idata.to_netcdf(str(nc))
+    atomic_write_with(nc, lambda tmp: idata.to_netcdf(str(tmp)))
     clear_cache()
     summary = summarize(idata, spec)
     out = directory / f"{name}.json"
-    out.write_text(json.dumps(summary, indent=1, default=_json_default) + "\n")
+    atomic_write(out, json.dumps(summary, indent=1, default=_json_default) + "\n")
     return FitResult(name, nc, out, seconds, summary["diagnostics"])

@@ -5,7 +5,7 @@ Schmidli, "Applying meta-analytic-predictive priors with the R Bayesian evidence
 tools", J Stat Softw 100(19), 2021): ``mixbeta``/``mixgamma`` become :class:`BetaMixture` and
 :class:`GammaMixture`, ``postmix`` becomes ``posterior``, ``automixfit`` becomes
 :func:`fit_beta_mixture`/:func:`fit_gamma_mixture` (EM fitting, in :mod:`simtrial.priors.em`;
-re-exported here) and ``robustify`` is :func:`robustify`.
+also ``simtrial.priors.fit_beta_mixture``) and ``robustify`` is :func:`robustify`.
 Pure NumPy/SciPy; every random function takes a :class:`numpy.random.Generator`.
 
 A mixture density is :math:`p(\\theta) = \\sum_k w_k\\, p_k(\\theta)` with Beta(:math:`a_k,
@@ -16,41 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from scipy import optimize, special, stats
 
 from simtrial.errors import PriorError
 
-if TYPE_CHECKING:
-    from simtrial.priors.em import fit_beta_mixture, fit_gamma_mixture
-
 __all__ = [
     "BetaMixture",
     "GammaMixture",
-    "fit_beta_mixture",
-    "fit_gamma_mixture",
     "robustify",
 ]
 
 _WEIGHT_SUM_TOL = 1e-6
-_FROM_EM = ("fit_beta_mixture", "fit_gamma_mixture")
-
-
-def __getattr__(name: str) -> Any:
-    """The EM fits, re-exported from :mod:`simtrial.priors.em` on first use.
-
-    :mod:`simtrial.priors.em` imports the mixture classes from this module, so importing it
-    here at load time would be circular; a module ``__getattr__`` (PEP 562) keeps
-    ``from simtrial.priors.mixture import fit_beta_mixture`` working whichever module is
-    imported first.
-    """
-    if name in _FROM_EM:
-        from simtrial.priors import em
-
-        return getattr(em, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _as_vector(name: str, value: Any) -> np.ndarray:

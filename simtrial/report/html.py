@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from simtrial.engines.results import RunResult, VariantResult, variant_title
-from simtrial.planning.curves import CAPTION, report_section
-from simtrial.planning.design_summary import design_section
 
 # ``X as X``: re-exported, for imports from before the plain words moved to narrative.py
 from simtrial.report import selection as selection_report
+from simtrial.report.curves import CAPTION, report_section
+from simtrial.report.design import design_section
 from simtrial.report.narrative import FIXED as FIXED
 from simtrial.report.narrative import MEANINGS as MEANINGS
 from simtrial.report.narrative import (
@@ -672,10 +672,10 @@ def write_report(
     created : datetime, optional
         Time of the run (default: now, in UTC).
     """
-    from simtrial.report.plots import atomic_write_bytes
+    from simtrial.atomic import atomic_write
 
     path = Path(out_dir) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     text = report_html(result, scenarios, images, command, created)
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write(path, text.encode("utf-8"))
     return path

@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from simtrial.scenario.glossary import SPENDING, TESTS, describe_endpoint, weeks_text
 from simtrial.scenario.parameters import (
     BetaParam,
     Fixed,
@@ -27,7 +28,7 @@ from simtrial.scenario.parameters import (
     PriorParam,
     point_value,
 )
-from simtrial.scenario.schema import Endpoint, RedoseOnLoss, Scenario, ScenarioSet
+from simtrial.scenario.schema import RedoseOnLoss, Scenario, ScenarioSet
 
 __all__ = [
     "assumption_rows",
@@ -40,53 +41,13 @@ __all__ = [
     "prior_evidence",
 ]
 
-TESTS = {
-    "fisher_exact": "Fisher's exact test",
-    "chi2": "Pearson's chi-squared test",
-    "chi2_yates": "chi-squared test with Yates' correction",
-    "z_pooled": "pooled two-proportion z test",
-    "bayes_posterior": "Bayesian rule on the posterior probability",
-    "logrank": "log-rank test",
-}
-
-SPENDING = {
-    "obrien_fleming": "O'Brien–Fleming-type spending",
-    "pocock": "Pocock-type spending",
-    "none": "none before the final analysis",
-}
-
 
 def esc(value: Any) -> str:
     """HTML-escape any value (quotes too)."""
     return html.escape(str(value), quote=True)
 
 
-def _weeks(weeks: list[float]) -> str:
-    return ", ".join(f"{w:g}" for w in weeks)
-
-
 # -- plain words ----------------------------------------------------------------------------
-
-
-def describe_endpoint(endpoint: Endpoint) -> str:
-    """The endpoint in one sentence."""
-    if endpoint.kind == "responder":
-        text = f"responding at week {endpoint.week:g}"
-    elif endpoint.kind == "durable_responder":
-        text = (
-            f"durable response: responding at week {endpoint.from_week:g} and still responding, "
-            f"without a loss in between, at week {endpoint.to_week:g}"
-        )
-    else:
-        return (
-            f"time from the first response to loss of response, followed up to week "
-            f"{endpoint.follow_up_weeks:g} (censored at dropout)"
-        )
-    if endpoint.missing == "non_responder":
-        text += "; patients who drop out before then count as not meeting it"
-    else:
-        text += "; patients who drop out before then are left out of the analysis"
-    return text
 
 
 def selection_words(scenario: Scenario) -> str:
@@ -182,7 +143,7 @@ def describe_arm(name: str, scenario: Scenario) -> str:
             f"{name}: probability of meeting the endpoint given directly, {value} (for "
             "patients still in the study then)"
         )
-    text = f"{name}: infusions at weeks {_weeks(arm.schedule.infusion_weeks)}"
+    text = f"{name}: infusions at weeks {weeks_text(arm.schedule.infusion_weeks)}"
     r = arm.schedule.redose_on_loss
     if r is not None:
         text += (
@@ -397,7 +358,7 @@ def _cells(value: Any, rule: PointRule = "auto") -> tuple[str, str, str]:
     if isinstance(value, Fixed | BetaParam | GammaParam | LogNormalParam | PriorParam):
         return _param_cells(value, rule)
     if isinstance(value, list):
-        return f"[{_weeks(value)}]", "—", "design"
+        return f"[{weeks_text(value)}]", "—", "design"
     if isinstance(value, RedoseOnLoss):
         return (
             f"up to {value.max}; visits every {value.assess_every_weeks:g} weeks; infusion "

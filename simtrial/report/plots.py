@@ -14,7 +14,7 @@ file                      picture
 ``response.png``          :func:`response_over_time` — P(responding) over weeks
 ``burden.png``            :func:`burden` — infusions, AEs and SAEs per patient
 ``stopping.png``          :func:`stopping` — early stopping per reason (interim looks)
-``type1_curve.png``       :func:`simtrial.planning.curves.plot_type1_curve` — type I error and power
+``type1_curve.png``       :func:`simtrial.report.curves.plot_type1_curve` — type I error and power
                           against the true control rate
 ========================= ============================================================
 
@@ -39,23 +39,30 @@ Choices:
 
 from __future__ import annotations
 
-import io
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
+from simtrial.atomic import atomic_write
 from simtrial.engines.base import point_values, stream
 from simtrial.engines.results import RunResult, VariantResult, variant_title
 from simtrial.model.response import ArmValues, endpoint_law, response_probability
 from simtrial.report import selection as selection_report
+from simtrial.report.figure import (
+    CONTROL_COLOR,
+    LINESTYLES,
+    REASON_COLORS,
+    REASON_LABELS,
+    _color,
+    _figure,
+    _legend_below,
+    png_bytes,
+)
 from simtrial.scenario.schema import Arm, Endpoint, Scenario, ScenarioSet
 
 __all__ = [
@@ -78,47 +85,6 @@ PLOT_FILES = (
     "selection.png",
 )
 """The files :func:`write_plots` may write, in report order."""
-
-COLORS = (
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#9467bd",
-    "#ff7f0e",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#bcbd22",
-)
-CONTROL_COLOR = "#555555"
-LINESTYLES = ("-", "--", "-.", ":")
-REASON_COLORS = {
-    "efficacy": "#2ca02c",
-    "futility": "#ff7f0e",
-    "safety": "#d62728",
-    "harm": "#7f7f7f",  # a two-sided interim rejection with the control better
-}
-REASON_LABELS = {"harm": "harm (control better)"}
-DPI = 150
-
-
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _color(i: int) -> str:
-    return COLORS[i % len(COLORS)]
-
-
-def _legend_below(fig: Figure, ax: Any) -> None:
-    """The legend under the axes, outside them, so it never hides a curve."""
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        ncol = 2 if len(handles) > 3 or max(len(t) for t in labels) > 30 else len(handles)
-        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize=8)
-
 
 # -- power and assurance --------------------------------------------------------------------
 
@@ -620,16 +586,10 @@ def _stops_per_look(ax: Any, name: str, point: Any) -> None:
     ax.grid(axis="y", alpha=0.3)
 
 
-def png_bytes(fig: Figure) -> bytes:
-    """The figure as PNG bytes (no timestamp metadata, so equal figures give equal bytes)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
-
-
 def render_plots(result: RunResult, scenarios: ScenarioSet) -> dict[str, bytes]:
     """Every applicable plot as PNG bytes, keyed by file name (see :data:`PLOT_FILES`)."""
-    from simtrial.planning.curves import plot_type1_curve
+    from simtrial.report.curves import plot_type1_curve
+    from simtrial.report.sweep import sweep_figure
 
     figures: dict[str, Figure | None] = {
         "power.png": power_curve(result),
@@ -637,24 +597,10 @@ def render_plots(result: RunResult, scenarios: ScenarioSet) -> dict[str, bytes]:
         "burden.png": burden(result),
         "stopping.png": stopping(result),
         "type1_curve.png": plot_type1_curve(result, scenarios),
-        "sweep.png": result.sweep.plot() if result.sweep is not None else None,
+        "sweep.png": sweep_figure(result.sweep) if result.sweep is not None else None,
         "selection.png": selection_report.figure(result),
     }
     return {name: png_bytes(fig) for name, fig in figures.items() if fig is not None}
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename
-    (readable by all, like a file written with ``open``: ``mkstemp`` would make it private)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_plots(
@@ -677,7 +623,7 @@ def write_plots(
     for name in PLOT_FILES:
         path = out / name
         if name in images:
-            atomic_write_bytes(path, images[name])
+            atomic_write(path, images[name])
             paths.append(path)
         else:
             path.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from simtrial.atomic import atomic_write_with
 from simtrial.errors import PriorError
 
 __all__ = ["plot_fit"]
@@ -84,7 +85,9 @@ def _plot_fit(
 
     def save(fig: Any, name: str) -> None:
         path = out / name
-        fig.savefig(path, dpi=90, bbox_inches="tight")
+        atomic_write_with(
+            path, lambda tmp: fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight")
+        )
         plt.close(fig)
         written.append(path)
 

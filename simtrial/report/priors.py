@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from simtrial.atomic import atomic_write
+
 __all__ = ["write_report"]
 
 _CSS = """
@@ -322,5 +324,5 @@ the right tail ≥ 0.7) that the mean is not usable (<code>mean_usable</code> in
         f"</title><style>{_CSS}</style></head><body>{body}</body></html>\n"
     )
     path = out / "report.html"
-    path.write_text(page)
+    atomic_write(path, page)
     return path

@@ -84,7 +84,7 @@ def sweep_figure(result: SweepResult, measure: str = "power") -> Any:
     starred)."""
     from matplotlib.patches import Rectangle
 
-    from simtrial.report.plots import LINESTYLES, _color, _figure, _legend_below
+    from simtrial.report.figure import LINESTYLES, _color, _figure, _legend_below
 
     name = MEASURE_LABELS.get(measure, measure)
     if len(result.paths) == 1:
@@ -321,3 +321,15 @@ def _ranking(sw: SweepResult) -> list[str]:
             f"{len(cells)} cells.</p>"
         )
     return out
+
+
+def sweep_text(result: SweepResult, measure: str = "power", width: int = 120) -> str:
+    """The sweep's terminal tables as plain text."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    for table in sweep_tables(result, measure):
+        console.print(table)
+    return console.export_text()

@@ -9,35 +9,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Group
 
+from simtrial.atomic import atomic_write
 from simtrial.engines.results import PointResult, RunResult
 from simtrial.report import selection as selection_report
 from simtrial.report.terminal import variant_tables
 
 STOPS = ("efficacy", "futility", "safety", "harm")
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def summary_json(result: RunResult) -> str:
@@ -283,3 +266,12 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
             "half / twice its max (SAEs per patient-year, pt-yr)"
         )
     return variant_tables(title, caption, ("n_total", "measure"), names, rows, width)
+
+
+def summary_text(result: RunResult, width: int = 120) -> str:
+    """The terminal table (variants side by side) as plain text, ``width`` columns wide."""
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(result_table(result, width=width))
+    return console.export_text()

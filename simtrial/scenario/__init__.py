@@ -9,9 +9,13 @@ from typing import TYPE_CHECKING
 from simtrial._modules import lazy_getattr
 
 if TYPE_CHECKING:
-    from simtrial.scenario.schema import Scenario, ScenarioSet, load_scenario
+    from simtrial.scenario.load import load_scenario
+    from simtrial.scenario.schema import Scenario, ScenarioSet
 
-_LAZY = dict.fromkeys(("Scenario", "ScenarioSet", "load_scenario"), "simtrial.scenario.schema")
+_LAZY = {
+    **dict.fromkeys(("Scenario", "ScenarioSet"), "simtrial.scenario.schema"),
+    "load_scenario": "simtrial.scenario.load",
+}
 
 __getattr__ = lazy_getattr(__name__, _LAZY)
 

@@ -6,9 +6,10 @@ floats and inside the memory of one machine (:func:`check_scenario`, called by t
 validator with the same ``file:line: field: message`` errors), whether a fitted variable is the
 right kind for the parameter it feeds (:func:`check_prior_kind`: a rate fit such as
 ``msc/loss_per_week_new`` is not a probability), warnings for values that are legal but
-probably not meant (:func:`scenario_warnings`), and an up-front estimate of a run's peak memory
-and work (:func:`estimate_run`) that ``simtrial run`` checks before simulating
-(:func:`check_run`; ``--force`` overrides it).
+probably not meant (:func:`scenario_warnings`), and the constants of the up-front estimate of a
+run's peak memory and work (:func:`simtrial.planning.estimate.estimate_run`) that
+``simtrial run`` checks before simulating (:func:`~simtrial.planning.estimate.check_run`;
+``--force`` overrides it).
 
 The bounds (also in the README):
 
@@ -29,8 +30,9 @@ rates (``loss_per_week``, SAE per year)          mean at most 1000
 ``operations``                                   ``sites`` ≤ 1000; capacities ≤ 1 000 000 a week
 ===============================================  =============================================
 
-The run estimate (:func:`estimate_run`) is deliberately simple and errs on the large side: every
-engine decides through the test's table over (x_t, x_c), about 128 bytes a cell (Fisher's
+The run estimate (:mod:`simtrial.planning.estimate`) is deliberately simple and errs on the
+large side: every engine decides through the test's table over (x_t, x_c), about 128 bytes a cell
+(Fisher's
 p-value table: measured peak 1.6 GiB at n_total 8000, 4001 × 4001 cells, estimated 1.9 GiB;
 one of its arrays alone is 18.6 GiB at 50 000 a side); the vectorized engine also holds one
 block of ``min(simulations, 1000)`` trials × ``n_total`` patients at 128 bytes a patient (an
@@ -46,14 +48,13 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from simtrial.errors import ScenarioWarning, SimtrialError
+from simtrial.errors import ScenarioWarning
 
 if TYPE_CHECKING:  # pragma: no cover
     from simtrial.scenario.parameters import Parameter
-    from simtrial.scenario.schema import Scenario, ScenarioSet
+    from simtrial.scenario.schema import Scenario
 
 Loc = tuple[str | int, ...]
 
@@ -306,119 +307,6 @@ def check_prior_kind(fit: str, var: str, index: str | None, kind: str) -> str | 
     return None
 
 
-@dataclass(frozen=True)
-class RunEstimate:
-    """Estimated peak memory (bytes) and work (patient journeys) of a run."""
-
-    memory_bytes: float
-    work: float
-
-    def problems(self) -> list[str]:
-        out = []
-        if self.memory_bytes > MAX_MEMORY_BYTES:
-            out.append(
-                f"about {self.memory_bytes / 1024**3:.1f} GiB of memory "
-                f"(limit {MAX_MEMORY_BYTES / 1024**3:.0f} GiB)"
-            )
-        if self.work > MAX_WORK:
-            out.append(f"about {self.work:.2g} patient journeys (limit {MAX_WORK:.0e})")
-        return out
-
-
-def _point_sizes(scenario: Scenario) -> list[tuple[int, int]]:
-    """``(n_total, evaluations)`` of every point a run evaluates, sample-size search included."""
-    sizes = [(n, 1) for n in scenario.evaluate.n_total]
-    if scenario.evaluate.sweep is not None:  # every cell of a sensitivity sweep, at its sizes
-        cells = math.prod(
-            len(v) if isinstance(v, list) else 1 for v in scenario.evaluate.sweep.values()
-        )
-        sizes += [(n, cells) for n in scenario.evaluate.sweep_n_total or scenario.evaluate.n_total]
-    spec = scenario.evaluate.sample_size
-    if spec is not None:
-        step = sum(a.allocation for a in scenario.arms.values())
-        hi = max(step, (spec.max_total // step) * step)
-        evaluations = max(1, math.ceil(math.log2(max(hi // step, 1)))) + 1
-        sizes.append((hi, evaluations))
-    return sizes
-
-
-def estimate_run(scenarios: ScenarioSet, engine: str, simulations: int) -> RunEstimate:
-    """Peak memory and work of ``simtrial run`` (see the module docstring for the model)."""
-    from simtrial.engines.base import has_uncertainty
-    from simtrial.engines.decide import purposes as purposes_of
-
-    memory = 0.0
-    work = 0.0
-    for scenario in scenarios.variants.values():
-        purposes = len(purposes_of(scenario))  # power, type I, assurance, SAE rates, nulls
-        for n_total, evaluations in _point_sizes(scenario):
-            arms = sorted(scenario.n_per_arm(n_total).values())
-            # every engine decides through the test's table over (x_t, x_c) (not log-rank)
-            cells = (arms[-1] + 1) * (arms[-2] + 1 if len(arms) > 1 else 1)
-            table = 0 if scenario.analysis.test == "logrank" else TABLE_BYTES_PER_CELL * cells
-            if engine == "exact":
-                draws = simulations if has_uncertainty(scenario) else 0
-                memory = max(memory, table + 4 * 8 * draws * (arms[-1] + 1))
-                work += evaluations * cells * (1 + draws) / 100
-            elif engine == "des":
-                memory = max(memory, table + 4096.0 * n_total)
-                work += evaluations * purposes * simulations * n_total * DES_COST
-            else:
-                trials = min(simulations, 1000)
-                memory = max(memory, table + BYTES_PER_PATIENT * trials * n_total)
-                work += evaluations * purposes * simulations * n_total
-        work += _curve_work(scenario, simulations)
-    return RunEstimate(memory_bytes=memory, work=work)
-
-
-def _curve_work(scenario: Scenario, simulations: int) -> float:
-    """The type I error curve (:mod:`simtrial.planning.curves`): simulated when interims can
-    stop for efficacy (two purposes per control rate and ``n_total``), else exact (small)."""
-    from simtrial.planning import curves
-
-    if not curves.wants_curve(scenario) or curves.exact_applies(scenario):
-        return 0.0
-    spec = scenario.evaluate.type1_curve
-    k = spec.points if spec is not None else curves.DEFAULT_POINTS_SIMULATED
-    return float(sum(k * 2 * simulations * n for n in scenario.evaluate.n_total))
-
-
-MAX_TRACED = 20_000
-"""Most patient journeys ``--trace`` logs (each gives about ten rows of ``events.csv``, all
-held in memory)."""
-
-
-def check_run(
-    scenarios: ScenarioSet,
-    engine: str,
-    simulations: int,
-    force: bool = False,
-    trace: int = 0,
-) -> None:
-    """Refuse a run whose estimate is over the limits (unless ``force``).
-
-    Raises
-    ------
-    SimtrialError
-        Naming the estimate, the limit and what to change.
-    """
-    if simulations > MAX_SIMULATIONS:
-        raise SimtrialError(f"--simulations: at most {MAX_SIMULATIONS:,}, got {simulations:,}")
-    problems = estimate_run(scenarios, engine, simulations).problems()
-    traced = trace * sum(sum(s.evaluate.n_total) for s in scenarios.variants.values())
-    if traced > MAX_TRACED:
-        problems.append(
-            f"--trace {trace} logs {traced:,} patient journeys (limit {MAX_TRACED:,}): "
-            "trace fewer trials"
-        )
-    if problems and not force:
-        raise SimtrialError(
-            f"{scenarios.path or scenarios.name}: this run needs {' and '.join(problems)}; "
-            "lower evaluate.n_total, sample_size.max_total or --simulations, "
-            "or add --force to run it anyway"
-        )
-
-
 def warn(message: str) -> None:
     """Issue a :class:`~simtrial.errors.ScenarioWarning` (the CLI prints it as one line)."""
     warnings.warn(ScenarioWarning(message), stacklevel=3)
@@ -429,11 +317,8 @@ __all__ = [
     "MAX_N_TOTAL",
     "MAX_WEEKS",
     "MAX_WORK",
-    "RunEstimate",
     "check_prior_kind",
-    "check_run",
     "check_scenario",
-    "estimate_run",
     "parameter_kind",
     "scenario_warnings",
 ]

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from simtrial.cli.main import main
+from simtrial.engines import default_engine
 from simtrial.engines.base import POWER, TYPE1, point_values
 from simtrial.engines.des import (
     DESEngine,
@@ -25,7 +26,6 @@ from simtrial.engines.des import (
 from simtrial.engines.exact import ExactEngine
 from simtrial.engines.vectorized import VectorizedEngine, simulate_arm
 from simtrial.errors import EngineError
-from simtrial.planning.power import default_engine
 from simtrial.scenario.schema import deep_merge
 from tests.engines.test_redosing import REDOSE, one_patient
 from tests.engines.test_suite import REFERENCE, compare_with_closed_form

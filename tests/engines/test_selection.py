@@ -13,7 +13,7 @@ from simtrial.analysis.group_sequential import boundaries
 from simtrial.analysis.mams import MamsDesign, Reestimation, Selection, simulate_rates, summarise
 from simtrial.cli.main import main
 from simtrial.errors import EngineError, ScenarioError
-from simtrial.scenario.schema import load_scenario
+from simtrial.scenario.load import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -105,7 +105,7 @@ def test_sensitivity_base_row_is_what_the_engine_uses(idatas):
     from the fit's JSON means (an independent path)."""
     from simtrial.engines.base import point_values
     from simtrial.model.response import endpoint_law
-    from simtrial.scenario.schema import load_scenario
+    from simtrial.scenario.load import load_scenario
 
     path = ROOT / "scenarios" / "ra-phase2.yaml"
     out = sensitivity(idatas["msc"], [path])

@@ -13,13 +13,8 @@ import pytest
 from scipy import integrate, special, stats
 
 from simtrial.errors import PriorError
-from simtrial.priors.mixture import (
-    BetaMixture,
-    GammaMixture,
-    fit_beta_mixture,
-    fit_gamma_mixture,
-    robustify,
-)
+from simtrial.priors.em import fit_beta_mixture, fit_gamma_mixture
+from simtrial.priors.mixture import BetaMixture, GammaMixture, robustify
 
 # RBesT "Getting started" vignette (articles/introduction.md), MAP prior for the AS placebo
 # response, printed by ``map <- automixfit(map_mcmc); print(map)``.
