@@ -166,3 +166,20 @@ def test_exact_search_keeps_the_goal_past_the_saw_tooth():
     assert result["n_total_first"] == 2 * first
     assert result["achieved"] == pytest.approx(curve[stable], abs=1e-12)
     assert "next 10 sizes" in result["rule"]
+
+
+def test_des_search_matches_exact_power():
+    """The DES searches too (it decides on the shared path): every point of its search, and
+    the answer's fresh-stream estimate, agree with the exact engine's power at that n_total
+    within 4 Monte Carlo SE; the answer's exact power is within 4 SE of the goal or above."""
+    from simtrial.engines.des import DESEngine
+
+    s = two_rates("z_pooled", max_total=200)
+    result = search_sample_size(DESEngine(), s, "base", 300, 7)
+    exact = ExactEngine()
+    for point in result["curve"]:
+        truth = exact.evaluate(s, "base", point["n_total"], 1, 7).power
+        assert abs(point["achieved"] - truth) <= 4 * max(point["se"], 0.005), point
+    truth = exact.evaluate(s, "base", result["n_total"], 1, 7).power
+    assert abs(result["achieved"] - truth) <= 4 * result["se"]
+    assert truth >= 0.8 - 4 * result["se"]
