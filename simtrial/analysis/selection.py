@@ -137,8 +137,8 @@ def decide(
     cum_x, cum_m = [], []
     for arm in [*a.treatments, a.control]:
         d = data[arm]
-        assert d.success is not None and d.observed is not None
-        seen = d.observed
+        assert d.success is not None and d.in_study is not None
+        seen = d.in_study
         if scenario.endpoint.missing == "non_responder":
             seen = np.ones_like(d.success)
         zero = np.zeros((trials, 1), dtype=np.int64)
