@@ -72,8 +72,9 @@ closes the trial even when that patient dropped out) — averaged over the power
 Random streams
 --------------
 Trial ``i`` of block ``b`` uses ``SeedSequence`` key ``(variant, n_total, purpose, b, i)`` (the
-block's :func:`~simtrial.engines.base.stream` key plus the trial), spawned into two children: the
-patient journey (arrivals, arms, dropout, response, AEs) and operations (sites, visit jitter).
+block's :func:`~simtrial.engines.base.stream` key plus the trial), spawned into children: the
+patient journey (arrivals, arms, dropout, response, AEs), operations (sites, visit jitter) and,
+only for the event log, the times of SAEs (so a traced trial is the trial the run simulates).
 Results do not depend on how trials or blocks are grouped, and adding an ``operations`` block
 with ample capacity gives *identical* results: no journey draw moves.
 """
@@ -262,6 +263,7 @@ class TrialModel:
         ops_rng: np.random.Generator,
         trace: list[TraceRow] | None = None,
         trace_id: int = 0,
+        trace_rng: np.random.Generator | None = None,
     ) -> None:
         self.env = env
         self.params = params
@@ -269,6 +271,8 @@ class TrialModel:
         self.ops_rng = ops_rng
         self.trace = trace
         self.trace_id = trace_id
+        # SAE times are drawn only for the event log: from their own stream, never the journey's
+        self.trace_rng = trace_rng if trace_rng is not None else np.random.default_rng(trace_id)
         self.endpoint = scenario.endpoint
         self.end = scenario.endpoint.end_week
         self.n = sum(n_per_arm.values())
@@ -509,7 +513,7 @@ class TrialModel:
             k = int(rng.poisson(a.sae_per_week * t))
             p.serious_adverse_events = k
             if self.trace is not None:
-                for u in np.sort(rng.random(k)):
+                for u in np.sort(self.trace_rng.random(k)):
                     self.note(p, p.randomised_week + u * t, "serious_adverse_event", "")
         self.finished += 1
         if self.finished == self.n:
@@ -637,12 +641,21 @@ def simulate_trial(
     >>> s = load_scenario("scenarios/ra-capacity.yaml").variants["ample"]  # doctest: +SKIP
     >>> simulate_trial(s, 40, np.random.SeedSequence(1)).arms["msc"].infusions  # doctest: +SKIP
     """
-    journey, operations = (np.random.Generator(np.random.PCG64(s)) for s in seq.spawn(2))
+    # children 0 and 1 as before; child 2 only times the SAEs of an event log
+    journey, operations, times = (np.random.Generator(np.random.PCG64(s)) for s in seq.spawn(3))
     if params is None or purpose == ASSURANCE:
         params = trial_params(scenario, purpose, journey)
     env = CountingEnvironment()
     model = TrialModel(
-        env, scenario, params, scenario.n_per_arm(n_total), journey, operations, trace, trace_id
+        env,
+        scenario,
+        params,
+        scenario.n_per_arm(n_total),
+        journey,
+        operations,
+        trace,
+        trace_id,
+        times,
     )
     model.run()
     return model.outcome(env.scheduled)
