@@ -59,7 +59,7 @@ def bench_vectorized(quick: bool) -> dict[str, float]:
     trials, n = (200, 200) if quick else (1000, 400)
     rng = np.random.default_rng(1)
     out = simulate_arm(rng, trials, n, values, s.endpoint)
-    assert out.successes.shape == (trials,) and int(out.observed.sum()) == trials * n
+    assert out.successes.shape == (trials,) and int(out.analysed.sum()) == trials * n
     t = best_of(lambda: simulate_arm(rng, trials, n, values, s.endpoint), 3)
     per_second = trials * n / t
 

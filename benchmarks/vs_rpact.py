@@ -203,7 +203,7 @@ def setup() -> dict[str, Any]:
     k = len(info)
     if any(abs(t - (i + 1) / k) > 1e-12 for i, t in enumerate(info)):  # rpact's default rates
         raise SystemExit(f"{SCENARIO}: the R code assumes equally spaced looks, got {info}")
-    # simtrial's looks (simtrial/analysis/design.py): each arm contributes round(t * n_arm)
+    # simtrial's looks (simtrial/engines/design.py): each arm contributes round(t * n_arm)
     planned = [sum(n if t >= 1.0 else max(1, round(t * n)) for n in n_arm.values()) for t in info]
     code = R_TEMPLATE.format(
         looks=k,

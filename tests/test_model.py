@@ -76,7 +76,7 @@ def test_endpoint_laws():
     delta = -np.log(1 - 0.2) / 52
     pi12 = float(response_probability(12, [0, 4, 8], 0.4, 0.05, 2))
     assert float(law.success) == pytest.approx(0.9 * pi12)
-    assert law.observed == pytest.approx(np.exp(-delta * 12))
+    assert law.in_study == pytest.approx(np.exp(-delta * 12))
     assert float(law.nri()) == pytest.approx(0.9 * pi12 * np.exp(-delta * 12))
     durable = scenario(
         {"endpoint": {"kind": "durable_responder", "week": None, "from_week": 10, "to_week": 20}}
@@ -84,7 +84,7 @@ def test_endpoint_laws():
     law = endpoint_law(point_values(durable)["msc"], durable.endpoint)
     pi10 = float(response_probability(10, [0, 4, 8], 0.4, 0.05, 2))
     assert float(law.success) == pytest.approx(0.9 * pi10 * np.exp(-0.05 * 10))
-    assert law.observed == pytest.approx(np.exp(-delta * 20))
+    assert law.in_study == pytest.approx(np.exp(-delta * 20))
 
 
 def test_expected_burden():

@@ -14,10 +14,10 @@ p_c)` independent, the probability that a region :math:`R` rejects is
 
 computed for a whole grid of rates at once as :math:`B_t R B_c^\top` (rows of :math:`B` are
 binomial pmfs). When the numbers analysed are random (``missing: exclude``: :math:`m \sim
-\mathrm{Bin}(n, o)` with ``o`` the probability of being observed), the sum also runs over
-:math:`(m_t, m_c)` with weights :math:`b(m_t; n_t, o_t)\, b(m_c; n_c, o_c)`; pairs of weight
-below :data:`TAIL` are dropped (as in :mod:`simtrial.engines.exact`) and the dropped mass is
-returned in :attr:`Layout.truncated`.
+\mathrm{Bin}(n, o)` with ``o`` the probability of being in the study at the endpoint week),
+the sum also runs over :math:`(m_t, m_c)` with weights :math:`b(m_t; n_t, o_t)\, b(m_c; n_c,
+o_c)`; pairs of weight below :data:`TAIL` are dropped (as in :mod:`simtrial.engines.exact`)
+and the dropped mass is returned in :attr:`Layout.truncated`.
 
 Worst case over a range
 -----------------------
@@ -79,18 +79,19 @@ class Layout:
     truncated: float = 0.0
 
 
-def layout(n_t: int, n_c: int, observed_t: float = 1.0, observed_c: float = 1.0) -> Layout:
-    """Pairs of numbers analysed, ``m ~ Binomial(n, observed)`` per arm (independent).
+def layout(n_t: int, n_c: int, in_study_t: float = 1.0, in_study_c: float = 1.0) -> Layout:
+    """Pairs of numbers analysed, ``m ~ Binomial(n, in_study)`` per arm (independent), with
+    ``in_study`` the probability of being in the study at the endpoint week.
 
-    With both ``observed`` equal to 1 (non-responder imputation: everybody randomised is
+    With both ``in_study`` equal to 1 (non-responder imputation: everybody randomised is
     analysed) the layout is the single pair ``(n_t, n_c)``.
     """
-    if observed_t >= 1.0 and observed_c >= 1.0:
+    if in_study_t >= 1.0 and in_study_c >= 1.0:
         return Layout(((n_t, n_c, 1.0),))
     from scipy import stats  # deferred (as in _pmf, worst_case): a run without curves skips it
 
-    wt = stats.binom.pmf(np.arange(n_t + 1), n_t, observed_t)
-    wc = stats.binom.pmf(np.arange(n_c + 1), n_c, observed_c)
+    wt = stats.binom.pmf(np.arange(n_t + 1), n_t, in_study_t)
+    wc = stats.binom.pmf(np.arange(n_c + 1), n_c, in_study_c)
     pairs = []
     kept = 0.0
     for mt in np.flatnonzero(wt > TAIL):
@@ -214,7 +215,7 @@ def calibrate(
         ``p <= alpha``).
     null_layout : Layout
         Numbers analysed under the null (both arms with the control's probability of being
-        observed).
+        in the study at the endpoint week).
     over : (float, float)
         Range of the common true rate of both arms.
     target : float

@@ -7,6 +7,29 @@ key ``(variant, n_total, purpose, block)`` — never from the worker, chunk or o
 blocks run, so the same scenario and seed give identical results however the work is split.
 The variant is keyed by a hash of its *name* and the point by its ``n_total``: adding a variant
 or a point does not change the others.
+
+Vocabulary
+----------
+Each word means one thing in the engines (:mod:`simtrial.engines`) and the analysis code
+(:mod:`simtrial.analysis`), for one arm:
+
+- ``randomised``: the number of patients allocated to the arm (a count); a patient's calendar
+  week of randomisation is ``randomised_week``.
+- ``in_study``: in the study at the endpoint week (not dropped out before it); per patient a
+  flag, per arm the probability of it (:class:`simtrial.model.EndpointLaw`).
+- ``analysed``: the patients whose endpoint enters the analysis, the denominator of the test —
+  every randomised patient under non-responder imputation (``missing: non_responder``), the
+  patients ``in_study`` under ``missing: exclude``.
+- ``success`` (per patient) / ``successes`` (a count: the responders): meeting the endpoint as
+  analysed (responding and in the study at the endpoint week).
+- ``dropouts``: randomised patients not ``in_study`` (``randomised − in_study``).
+- ``sae`` (per patient) / ``serious_adverse_events`` (a count): serious adverse events while in
+  the study; ``adverse_events``: infusion AEs; ``infusions``: infusions given.
+- ``exposure_weeks``: a patient's weeks in the study, up to the endpoint week.
+
+Per-arm totals over simulated trials are one type, :class:`ArmTotals`, for every Monte Carlo
+engine. (Log-rank's ``observed_t``/``observed_c`` in :mod:`simtrial.analysis.survival` are the
+O of O − E, losses of response observed — the usual name of that statistic, not a patient count.)
 """
 
 from __future__ import annotations
@@ -335,10 +358,13 @@ def _add_looks(
 
 @dataclass(frozen=True)
 class ArmTotals:
-    """Per-arm totals accumulated over simulated trials."""
+    """Per-arm totals accumulated over simulated trials (one trial, a block or a point), in the
+    words of the module docstring; the one per-arm count type of the Monte Carlo engines (the
+    vectorized engine sums its per-trial arrays into it, the DES its patients). Summed with
+    ``+``."""
 
     successes: float = 0.0
-    observed: float = 0.0
+    analysed: float = 0.0
     randomised: float = 0.0
     infusions: float = 0.0
     adverse_events: float = 0.0

@@ -12,18 +12,20 @@ For one *purpose* (:func:`purposes`: power, type I error, assurance, a safe and 
 rate, selection's partial nulls) and one block of trials with the parameter values of
 :func:`purpose_values`, an engine produces
 
+Words as defined once in :mod:`simtrial.engines.base` ("Vocabulary").
+
 - per arm, an :class:`~simtrial.engines.design.ArmData`:
 
   - ``n``, the patients randomised to the arm (the same in every trial of the block);
   - per trial (shape ``(trials,)``): ``successes`` (patients meeting the endpoint) and
     ``analysed`` (the denominator: ``n`` under non-responder imputation, else the patients
-    still in the study at the endpoint week);
+    ``in_study``);
   - per patient (shape ``(trials, n)``, in the arm's randomisation order), needed only when the
-    design has looks (:attr:`Design.needs_patients`): ``success`` (endpoint met), ``observed``
+    design has looks (:attr:`Design.needs_patients`): ``success`` (endpoint met), ``in_study``
     (still in the study at the endpoint week: not dropped out), ``sae`` (serious adverse events
     while in the study) and ``exposure_weeks`` (weeks in the study, up to the endpoint week);
     for ``time_to_loss``, ``loss_time`` and ``loss_event``;
-  - optionally ``randomised`` (shape ``(trials, n)``): each patient's calendar week of
+  - optionally ``randomised_week`` (shape ``(trials, n)``): each patient's calendar week of
     randomisation, from an engine that knows which arm each arrival went to (the DES);
 
 - ``arrivals`` (shape ``(trials, N)``, sorted): the calendar week at which each of the ``N``
@@ -39,7 +41,7 @@ non-responder under NRI or as missing under ``exclude``). A look at information 
 happens at calendar week ``T_f = arrivals[round(f·N)] + end_week`` (the ``round(f·N)``-th patient
 reaches the endpoint week) and analyses the patients whose endpoint is known by then:
 
-- with ``randomised`` times, those randomised by ``arrivals[round(f·N)]`` in each arm — the
+- with ``randomised_week`` times, those randomised by ``arrivals[round(f·N)]`` in each arm — the
   actual numbers, which vary from trial to trial under complete randomisation;
 - without them (the vectorized engine simulates each arm apart from the arrival order), the
   first ``round(f·n_arm)`` patients of each arm (*choice*: randomisation in balanced blocks).
@@ -207,7 +209,7 @@ def combine(
 
 def _shares(totals: dict[str, ArmTotals]) -> dict[str, float]:
     """Share of analysed patients meeting the endpoint, per arm."""
-    return {a: t.successes / t.observed if t.observed else float("nan") for a, t in totals.items()}
+    return {a: t.successes / t.analysed if t.analysed else float("nan") for a, t in totals.items()}
 
 
 def point_result(

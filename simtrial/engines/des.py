@@ -72,8 +72,9 @@ closes the trial even when that patient dropped out) — averaged over the power
 Random streams
 --------------
 Trial ``i`` of block ``b`` uses ``SeedSequence`` key ``(variant, n_total, purpose, b, i)`` (the
-block's :func:`~simtrial.engines.base.stream` key plus the trial), spawned into two children: the
-patient journey (arrivals, arms, dropout, response, AEs) and operations (sites, visit jitter).
+block's :func:`~simtrial.engines.base.stream` key plus the trial), spawned into children: the
+patient journey (arrivals, arms, dropout, response, AEs), operations (sites, visit jitter) and,
+only for the event log, the times of SAEs (so a traced trial is the trial the run simulates).
 Results do not depend on how trials or blocks are grouped, and adding an ``operations`` block
 with ample capacity gives *identical* results: no journey draw moves.
 """
@@ -187,7 +188,7 @@ class Patient:
     arm: str
     params: ArmParams
     site: int
-    randomised: float  # calendar week
+    randomised_week: float  # calendar week
     gone: simpy.Event | None = None  # succeeds when the patient leaves (made when needed)
     left: bool = False
     dropout: float = math.inf
@@ -205,34 +206,24 @@ class Patient:
     delayed: int = 0
     missed: int = 0
     success: bool = False
-    observed: bool = False
-    exposure: float = 0.0  # weeks in the study (to the endpoint week or dropout)
-
-
-@dataclass(frozen=True)
-class ArmCounts:
-    """Counts of one arm in one simulated trial."""
-
-    successes: int = 0
-    observed: int = 0
-    randomised: int = 0
-    infusions: int = 0
-    adverse_events: int = 0
-    serious_adverse_events: int = 0
-    dropouts: int = 0
-    delay: float = 0.0
-    delayed: int = 0
-    missed: int = 0
+    in_study: bool = False  # in the study at the endpoint week (not dropped out)
+    exposure_weeks: float = 0.0  # weeks in the study (to the endpoint week or dropout)
 
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """One simulated trial: per-arm counts, its duration and the number of SimPy events;
-    ``patients`` holds, per arm, per-patient arrays in randomisation order (``success``,
-    ``observed``, ``sae``, ``exposure_weeks``, ``randomised``: what the shared decision path
-    needs, :mod:`simtrial.engines.decide`) and ``arrivals`` every randomisation week."""
+    """One simulated trial: per-arm totals (:class:`~simtrial.engines.base.ArmTotals`, the
+    type every engine sums), per-arm operations figures (``delay``: weeks of infusion delay,
+    ``delayed``: infusions given late, ``missed``: infusions missed, summed over the arm's
+    patients), its duration and the number of SimPy events; ``patients`` holds, per arm,
+    per-patient arrays in randomisation order (``success``, ``in_study``, ``sae``,
+    ``exposure_weeks``, ``randomised_week``: what the shared decision path needs,
+    :mod:`simtrial.engines.decide`) and ``arrivals`` every randomisation week."""
 
-    arms: dict[str, ArmCounts]
+    arms: dict[str, ArmTotals]
+    delay: dict[str, float]
+    delayed: dict[str, int]
+    missed: dict[str, int]
     duration: float
     events: int
     patients: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
@@ -272,6 +263,7 @@ class TrialModel:
         ops_rng: np.random.Generator,
         trace: list[TraceRow] | None = None,
         trace_id: int = 0,
+        trace_rng: np.random.Generator | None = None,
     ) -> None:
         self.env = env
         self.params = params
@@ -279,6 +271,8 @@ class TrialModel:
         self.ops_rng = ops_rng
         self.trace = trace
         self.trace_id = trace_id
+        # SAE times are drawn only for the event log: from their own stream, never the journey's
+        self.trace_rng = trace_rng if trace_rng is not None else np.random.default_rng(trace_id)
         self.endpoint = scenario.endpoint
         self.end = scenario.endpoint.end_week
         self.n = sum(n_per_arm.values())
@@ -346,7 +340,7 @@ class TrialModel:
         env, rng, a, end = self.env, self.rng, p.params, self.end
         if a.delta > 0:
             p.dropout = float(rng.exponential(1.0 / a.delta))
-        self.note(p, p.randomised, "randomised", f"site={p.site}")
+        self.note(p, p.randomised_week, "randomised", f"site={p.site}")
         agenda: list[tuple[float, int, int]] = []
         if a.infusion_weeks:
             if a.ceiling < 1:
@@ -370,7 +364,7 @@ class TrialModel:
         heapq.heapify(agenda)
         while True:
             t, kind, k = heapq.heappop(agenda)
-            wait = p.randomised + t - env.now
+            wait = p.randomised_week + t - env.now
             if wait > _SAME_TIME:
                 yield env.timeout(wait)
             if kind == _PLANNED or kind == _EXTRA:
@@ -380,12 +374,12 @@ class TrialModel:
                 lost = (
                     p.loss <= t and p.loss > p.handled and p.extras < a.redose_max and not p.pending
                 )
-                self.note(p, p.randomised + t, "visit", f"responding={int(p.loss > t)}")
+                self.note(p, p.randomised_week + t, "visit", f"responding={int(p.loss > t)}")
                 if lost:
                     p.handled = p.loss
                     p.extras += 1
                     when = t + a.redose_delay
-                    self.note(p, p.randomised + t, "redose_decided", f"due={when:.4f}")
+                    self.note(p, p.randomised_week + t, "redose_decided", f"due={when:.4f}")
                     if when <= end:
                         heapq.heappush(agenda, (when, _EXTRA, k))
                         p.pending = p.dropout > when and when + a.onset <= end
@@ -449,7 +443,7 @@ class TrialModel:
                     self.doses.put(1)
                 self.miss(p, due, kind)
                 return
-        self.give(p, due, self.env.now - p.randomised, kind)
+        self.give(p, due, self.env.now - p.randomised_week, kind)
 
     # -- journey steps -----------------------------------------------------------------------
 
@@ -462,10 +456,10 @@ class TrialModel:
             p.delay += delay
             p.delayed += 1
         what = "planned" if kind == _PLANNED else "extra"
-        self.note(p, p.randomised + given, "infusion", f"kind={what};delay={delay:.4f}")
+        self.note(p, p.randomised_week + given, "infusion", f"kind={what};delay={delay:.4f}")
         if a.per_infusion > 0 and self.rng.random() < a.per_infusion:
             p.adverse_events += 1
-            self.note(p, p.randomised + given, "adverse_event", "")
+            self.note(p, p.randomised_week + given, "adverse_event", "")
         if given + a.onset <= self.end:
             self._seq += 1
             heapq.heappush(p.inductions, (given + a.onset, kind, self._seq, kind == _EXTRA))
@@ -489,14 +483,16 @@ class TrialModel:
             if p.potential and p.loss <= e and self.rng.random() < a.q:
                 duration = self.rng.standard_exponential() / a.lam if a.lam > 0 else math.inf
                 p.loss = e + duration
-                self.note(p, p.randomised + e, "response", f"until={p.randomised + p.loss:.4f}")
+                self.note(
+                    p, p.randomised_week + e, "response", f"until={p.randomised_week + p.loss:.4f}"
+                )
 
-    def leave(self, p: Patient, t: float, completed: bool) -> None:
+    def leave(self, p: Patient, t: float, at_endpoint: bool) -> None:
         """The patient leaves at patient week ``t``: the endpoint visit, or dropout."""
         a = p.params
         rng = self.rng
-        if completed:
-            p.observed = True
+        if at_endpoint:
+            p.in_study = True
             if not a.infusion_weeks:
                 p.success = bool(rng.random() < a.endpoint_probability)
             else:
@@ -506,19 +502,19 @@ class TrialModel:
                     p.success = p.snapshot > self.endpoint.to_week
                 else:
                     p.success = p.loss > t
-            self.note(p, p.randomised + t, "endpoint", f"success={int(p.success)}")
+            self.note(p, p.randomised_week + t, "endpoint", f"success={int(p.success)}")
         else:
-            self.note(p, p.randomised + t, "dropout", "")
+            self.note(p, p.randomised_week + t, "dropout", "")
         p.left = True
-        p.exposure = t
+        p.exposure_weeks = t
         if p.gone is not None:
             p.gone.succeed()
         if a.sae_per_week > 0:
             k = int(rng.poisson(a.sae_per_week * t))
             p.serious_adverse_events = k
             if self.trace is not None:
-                for u in np.sort(rng.random(k)):
-                    self.note(p, p.randomised + u * t, "serious_adverse_event", "")
+                for u in np.sort(self.trace_rng.random(k)):
+                    self.note(p, p.randomised_week + u * t, "serious_adverse_event", "")
         self.finished += 1
         if self.finished == self.n:
             self.done.succeed()
@@ -530,12 +526,12 @@ class TrialModel:
     # -- results -----------------------------------------------------------------------------
 
     def outcome(self, events: int) -> TrialOutcome:
-        """Per-arm counts of the finished trial (per-patient lists turned into arrays)."""
+        """Per-arm totals of the finished trial (per-patient lists turned into arrays)."""
         ps = self.patients
         arm = np.array([p.arm for p in ps])
         columns = {
             "successes": np.array([p.success for p in ps], dtype=np.int64),
-            "observed": np.array([p.observed for p in ps], dtype=np.int64),
+            "in_study": np.array([p.in_study for p in ps], dtype=np.int64),
             "infusions": np.array([p.infusions for p in ps], dtype=np.int64),
             "adverse_events": np.array([p.adverse_events for p in ps], dtype=np.int64),
             "serious_adverse_events": np.array(
@@ -545,31 +541,42 @@ class TrialModel:
             "delayed": np.array([p.delayed for p in ps], dtype=np.int64),
             "missed": np.array([p.missed for p in ps], dtype=np.int64),
         }
-        arms: dict[str, ArmCounts] = {}
+        arms: dict[str, ArmTotals] = {}
+        delay: dict[str, float] = {}
+        delayed: dict[str, int] = {}
+        missed: dict[str, int] = {}
         for name in self.params:
             mask = arm == name
             sums = {key: col[mask].sum().item() for key, col in columns.items()}
             size = int(mask.sum())
-            completed = sums.pop("observed")
-            # under non-responder imputation every randomised patient is analysed
-            observed = size if self.endpoint.missing == "non_responder" else completed
-            arms[name] = ArmCounts(
-                observed=observed, randomised=size, dropouts=size - completed, **sums
+            in_study = sums.pop("in_study")
+            delay[name], delayed[name], missed[name] = (
+                sums.pop("delay"),
+                sums.pop("delayed"),
+                sums.pop("missed"),
             )
-        times = np.array([p.randomised for p in ps])
+            # under non-responder imputation every randomised patient is analysed
+            analysed = size if self.endpoint.missing == "non_responder" else in_study
+            arms[name] = ArmTotals(
+                analysed=float(analysed),
+                randomised=float(size),
+                dropouts=float(size - in_study),
+                **{key: float(v) for key, v in sums.items()},
+            )
+        times = np.array([p.randomised_week for p in ps])
         duration = float(times.max() - times.min() + self.end)
         per_patient = {
             "success": np.array([p.success for p in ps], dtype=bool),
-            "observed": np.array([p.observed for p in ps], dtype=bool),
+            "in_study": np.array([p.in_study for p in ps], dtype=bool),
             "sae": np.array([p.serious_adverse_events for p in ps], dtype=np.int64),
-            "exposure_weeks": np.array([p.exposure for p in ps]),
-            "randomised": times,
+            "exposure_weeks": np.array([p.exposure_weeks for p in ps]),
+            "randomised_week": times,
         }
         patients = {
             name: {key: col[arm == name] for key, col in per_patient.items()}
             for name in self.params
         }
-        return TrialOutcome(arms, duration, events, patients, times)
+        return TrialOutcome(arms, delay, delayed, missed, duration, events, patients, times)
 
 
 def randomisation_list(
@@ -634,12 +641,21 @@ def simulate_trial(
     >>> s = load_scenario("scenarios/ra-capacity.yaml").variants["ample"]  # doctest: +SKIP
     >>> simulate_trial(s, 40, np.random.SeedSequence(1)).arms["msc"].infusions  # doctest: +SKIP
     """
-    journey, operations = (np.random.Generator(np.random.PCG64(s)) for s in seq.spawn(2))
+    # children 0 and 1 as before; child 2 only times the SAEs of an event log
+    journey, operations, times = (np.random.Generator(np.random.PCG64(s)) for s in seq.spawn(3))
     if params is None or purpose == ASSURANCE:
         params = trial_params(scenario, purpose, journey)
     env = CountingEnvironment()
     model = TrialModel(
-        env, scenario, params, scenario.n_per_arm(n_total), journey, operations, trace, trace_id
+        env,
+        scenario,
+        params,
+        scenario.n_per_arm(n_total),
+        journey,
+        operations,
+        trace,
+        trace_id,
+        times,
     )
     model.run()
     return model.outcome(env.scheduled)
@@ -647,7 +663,14 @@ def simulate_trial(
 
 @dataclass(frozen=True)
 class Operational:
-    """Operational totals of a unit of work (power trials only)."""
+    """Operations totals of a unit of work (power trials only): trial durations and SimPy
+    events, and per arm the weeks of infusion delay, infusions delayed and infusions missed.
+
+    A type of its own, not :class:`~simtrial.engines.base.ArmTotals`: these are calendar-time
+    figures only the DES simulates (capacity, waiting, the stopping look's duration), kept for
+    the power trials alone, and partly per trial rather than per arm. The per-arm counts they
+    are divided by (infusions given, patients randomised) are the power trials'
+    :class:`ArmTotals`."""
 
     trials: int = 0
     duration: float = 0.0
@@ -655,9 +678,7 @@ class Operational:
     events: int = 0
     delay: dict[str, float] = field(default_factory=dict)
     delayed: dict[str, int] = field(default_factory=dict)
-    infusions: dict[str, int] = field(default_factory=dict)
     missed: dict[str, int] = field(default_factory=dict)
-    randomised: dict[str, int] = field(default_factory=dict)
 
     def __add__(self, other: Operational) -> Operational:
         def add(x: dict[str, Any], y: dict[str, Any]) -> dict[str, Any]:
@@ -670,9 +691,7 @@ class Operational:
             self.events + other.events,
             add(self.delay, other.delay),
             add(self.delayed, other.delayed),
-            add(self.infusions, other.infusions),
             add(self.missed, other.missed),
-            add(self.randomised, other.randomised),
         )
 
 
@@ -765,16 +784,9 @@ _EVENT_ORDER = (
 )
 
 
-def _arm_totals(counts: list[ArmCounts]) -> ArmTotals:
-    return ArmTotals(
-        successes=float(sum(c.successes for c in counts)),
-        observed=float(sum(c.observed for c in counts)),
-        randomised=float(sum(c.randomised for c in counts)),
-        infusions=float(sum(c.infusions for c in counts)),
-        adverse_events=float(sum(c.adverse_events for c in counts)),
-        serious_adverse_events=float(sum(c.serious_adverse_events for c in counts)),
-        dropouts=float(sum(c.dropouts for c in counts)),
-    )
+def _arm_totals(trials: list[ArmTotals]) -> ArmTotals:
+    """One arm's totals over a block's trials."""
+    return sum(trials, ArmTotals())
 
 
 def trial_data(
@@ -794,12 +806,12 @@ def trial_data(
         data[arm] = ArmData(
             n=n,
             successes=np.array([o.arms[arm].successes for o in outcomes], dtype=np.int64),
-            analysed=np.array([o.arms[arm].observed for o in outcomes], dtype=np.int64),
+            analysed=np.array([o.arms[arm].analysed for o in outcomes], dtype=np.int64),
             success=stack("success"),
-            observed=stack("observed"),
+            in_study=stack("in_study"),
             sae=stack("sae"),
             exposure_weeks=stack("exposure_weeks"),
-            randomised=stack("randomised") if calendar else None,
+            randomised_week=stack("randomised_week") if calendar else None,
         )
     arrivals = np.stack([o.arrivals for o in outcomes]) if calendar else None
     return data, arrivals
@@ -816,11 +828,9 @@ def _operational(outcomes: list[TrialOutcome], durations: np.ndarray | None) -> 
         duration=float(durations.sum()),
         duration_sq=float((durations**2).sum()),
         events=sum(o.events for o in outcomes),
-        delay={a: sum(o.arms[a].delay for o in outcomes) for a in arms},
-        delayed={a: sum(o.arms[a].delayed for o in outcomes) for a in arms},
-        infusions={a: sum(o.arms[a].infusions for o in outcomes) for a in arms},
-        missed={a: sum(o.arms[a].missed for o in outcomes) for a in arms},
-        randomised={a: sum(o.arms[a].randomised for o in outcomes) for a in arms},
+        delay={a: sum(o.delay[a] for o in outcomes) for a in arms},
+        delayed={a: sum(o.delayed[a] for o in outcomes) for a in arms},
+        missed={a: sum(o.missed[a] for o in outcomes) for a in arms},
     )
 
 
@@ -837,18 +847,23 @@ def combine(
     outputs = sorted(outputs, key=lambda o: o[0])
     result = combine_counts(scenario, n_total, simulations, [o[:3] for o in outputs])  # type: ignore[misc]
     ops = Operational()
-    for output in outputs:
-        ops = ops + output[3]
+    power = {arm: ArmTotals() for arm in scenario.arms}  # per-arm totals of the power trials
+    for (purpose, _, _), _, totals, task_ops in outputs:
+        ops = ops + task_ops
+        if purpose == POWER:
+            power = {arm: power[arm] + t for arm, t in totals.items()}
     scheduled = [a for a, spec in scenario.arms.items() if spec.schedule is not None]
+    given = {a: power[a].infusions for a in scheduled}
+    randomised = {a: power[a].randomised for a in scheduled}
     extra = dict(result.extra)
     extra["mean_infusion_delay_weeks"] = {
-        a: ops.delay[a] / ops.infusions[a] if ops.infusions.get(a) else 0.0 for a in scheduled
+        a: ops.delay[a] / given[a] if given[a] else 0.0 for a in scheduled
     }
     extra["infusions_delayed_fraction"] = {
-        a: ops.delayed[a] / ops.infusions[a] if ops.infusions.get(a) else 0.0 for a in scheduled
+        a: ops.delayed[a] / given[a] if given[a] else 0.0 for a in scheduled
     }
     extra["infusions_missed_before_endpoint"] = {
-        a: ops.missed[a] / ops.randomised[a] if ops.randomised.get(a) else 0.0 for a in scheduled
+        a: ops.missed[a] / randomised[a] if randomised[a] else 0.0 for a in scheduled
     }
     duration = None
     if ops.trials and scenario.enrolment is not None:

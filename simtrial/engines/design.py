@@ -10,7 +10,7 @@ Rules (DESIGN §4; choices where it is silent are marked *choice*):
 - **Looks** happen when a fraction ``t_k`` of the patients have reached their endpoint visit
   (``analysis.interims.information``). Every patient is followed for the same number of weeks,
   so the patients with an endpoint at look k are the first ``round(t_k·n)`` randomised. An
-  engine that knows each patient's randomisation week (``ArmData.randomised``: the DES) gives
+  engine that knows each patient's randomisation week (``ArmData.randomised_week``: the DES) gives
   each arm its actual share of them; otherwise (*choice*: randomisation in balanced blocks)
   each arm contributes ``round(t_k·n_arm)``. At least one patient per arm
   (:mod:`simtrial.engines.decide` states the whole contract).
@@ -31,11 +31,11 @@ Rules (DESIGN §4; choices where it is silent are marked *choice*):
   boundary), or the Bayesian predictive probability of success below
   ``predictive_probability_below``.
 - **Safety**: the treatment arm's SAE rate has a Gamma prior (``safety.prior``; default
-  Gamma(0.5, 1) per patient-year, *choice*) updated with the SAEs and patient-years of the
-  patients who completed follow-up; the trial stops when P(rate > max | data) >
-  ``posterior_probability``. Checked at every interim look and, with ``every_patients: K``,
-  every K treatment patients. At one look, safety is checked first, then efficacy, then
-  futility.
+  Gamma(0.5, 1) per patient-year, *choice*) updated with the SAEs and patient-years in the
+  study of the patients in the look (dropouts included, up to their dropout); the trial stops
+  when P(rate > max | data) > ``posterior_probability``. Checked at every interim look and,
+  with ``every_patients: K``, every K treatment patients. At one look, safety is checked first,
+  then efficacy, then futility.
 - **Several treatment arms** (fixed designs): each compared with the control, with Bonferroni
   (each at α/k) or Holm's step-down procedure; ``power`` is then the probability of at least
   one rejection. With ``analysis.selection`` several arms run group-sequentially with
@@ -43,7 +43,8 @@ Rules (DESIGN §4; choices where it is silent are marked *choice*):
 - **Sample size and duration**: with ``enrolment``, look k happens when the patient number
   ``round(t_k·N)`` reaches the endpoint week (randomisation time + endpoint week); everybody
   randomised by then counts in ``expected_n``; the duration runs from the first randomisation
-  to that time. Without ``enrolment``, ``expected_n`` counts the patients analysed at the stop.
+  to that time. Without ``enrolment``, ``expected_n`` counts the patients in the stopping look
+  (those randomised whose endpoint week has passed, dropouts included).
 """
 
 from __future__ import annotations
@@ -68,24 +69,27 @@ Int = NDArray[np.int64]
 
 @dataclass
 class ArmData:
-    """One arm's simulated outcomes for a block of trials.
+    """One arm's simulated outcomes for a block of trials (words as in
+    :mod:`simtrial.engines.base`, "Vocabulary").
 
-    ``successes``/``analysed`` are the final counts (shape ``(trials,)``). The per-patient
-    arrays (shape ``(trials, n)``, in randomisation order) are needed only for interim or
-    safety looks: ``success`` (endpoint met), ``observed`` (endpoint observed: not dropped out),
-    ``sae`` (SAE count up to the end of follow-up) and ``exposure_weeks`` (weeks in the study).
+    ``successes``/``analysed`` are the final counts (shape ``(trials,)``): responders and the
+    denominator (``n`` under non-responder imputation, else the patients ``in_study``). The
+    per-patient arrays (shape ``(trials, n)``, in randomisation order) are needed only for
+    interim or safety looks: ``success`` (endpoint met), ``in_study`` (in the study at the
+    endpoint week: not dropped out), ``sae`` (SAE count while in the study) and
+    ``exposure_weeks`` (weeks in the study).
     """
 
     n: int
     successes: Int
     analysed: Int
     success: Bool | None = None
-    observed: Bool | None = None
+    in_study: Bool | None = None
     sae: Int | None = None
     exposure_weeks: NDArray[np.float64] | None = None
     loss_time: NDArray[np.float64] | None = None  # time_to_loss: NaN for non-responders
     loss_event: Bool | None = None
-    randomised: NDArray[np.float64] | None = None  # calendar week of randomisation (DES)
+    randomised_week: NDArray[np.float64] | None = None  # calendar week of randomisation (DES)
 
     def look_size(self, fraction: float, cutoff: NDArray[np.float64] | None) -> int | Int:
         """Patients of the arm in a look at information ``fraction``: with randomisation weeks
@@ -93,9 +97,9 @@ class ArmData:
         randomised by then, per trial; otherwise the first ``round(fraction·n)``. At least 1."""
         if fraction >= 1.0:
             return self.n
-        if self.randomised is None or cutoff is None:
+        if self.randomised_week is None or cutoff is None:
             return max(1, round(fraction * self.n))
-        known = (self.randomised <= cutoff[:, None]).sum(axis=1)
+        known = (self.randomised_week <= cutoff[:, None]).sum(axis=1)
         return np.maximum(known, 1).astype(np.int64)
 
     def _first(self, values: NDArray[Any], m: int | Int) -> NDArray[Any]:
@@ -110,11 +114,11 @@ class ArmData:
         one number per trial)."""
         if isinstance(m, int | np.integer) and m >= self.n:
             return self.successes, self.analysed
-        assert self.success is not None and self.observed is not None
+        assert self.success is not None and self.in_study is not None
         x = self._first(self.success, m)
         if missing == "non_responder":
             return x, np.broadcast_to(np.asarray(m, dtype=np.int64), x.shape).copy()
-        return x, self._first(self.observed, m)
+        return x, self._first(self.in_study, m)
 
     def safety_data(self, m: int | Int) -> tuple[Int, NDArray[np.float64]]:
         """SAEs and weeks in the study of the first ``m`` patients, per trial."""
@@ -289,7 +293,7 @@ class Design:
         analysis_index = {f: i for i, f in enumerate(self.information)}
         for fraction, is_analysis in self.looks(dt.n):
             final = fraction >= 1.0
-            cutoff = _cutoff(arrivals, fraction) if dt.randomised is not None else None
+            cutoff = _cutoff(arrivals, fraction) if dt.randomised_week is not None else None
             m_t = dt.look_size(fraction, cutoff)
             m_c = dc.look_size(fraction, cutoff)
             if self.safety is not None and not final:

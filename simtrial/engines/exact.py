@@ -6,7 +6,7 @@ For a fixed design the number of responders per arm is Binomial (DESIGN §2, clo
     power = Σ_{x_t, x_c} R(x_t, x_c) · b(x_t; n_t, p_t) · b(x_c; n_c, p_c)
 
 over the test's rejection region R (:func:`simtrial.analysis.frequentist.rejection_table`); it has
-no Monte Carlo error. Under ``missing: exclude`` the numbers analysed, m ~ Binomial(n, P(observed)),
+no Monte Carlo error. Under ``missing: exclude`` the numbers analysed, m ~ Binomial(n, P(in study)),
 are summed over too (pairs of m with probability below 1e-12 are dropped; the dropped mass is
 reported as ``truncated_mass``). Assurance averages exact power over ``simulations`` joint
 parameter draws, so its SE is sd(power_i)/sqrt(N).
@@ -83,8 +83,8 @@ def exact_power(
         pt, pc = _pmf(n_t, law_t.nri()), _pmf(n_c, law_c.nri())
         return np.einsum("...i,ij,...j->...", pt, table, pc), 0.0
     # exclude: sum over the numbers analysed (m_t, m_c)
-    mt_pmf = stats.binom.pmf(np.arange(n_t + 1), n_t, law_t.observed)
-    mc_pmf = stats.binom.pmf(np.arange(n_c + 1), n_c, law_c.observed)
+    mt_pmf = stats.binom.pmf(np.arange(n_t + 1), n_t, law_t.in_study)
+    mc_pmf = stats.binom.pmf(np.arange(n_c + 1), n_c, law_c.in_study)
     shape = np.broadcast(law_t.success, law_c.success).shape
     power = np.zeros(shape)
     kept = 0.0

@@ -137,13 +137,13 @@ def decide(
     cum_x, cum_m = [], []
     for arm in [*a.treatments, a.control]:
         d = data[arm]
-        assert d.success is not None and d.observed is not None
-        seen = d.observed
+        assert d.success is not None and d.in_study is not None
+        analysed = d.in_study  # per patient: enters the analysis
         if scenario.endpoint.missing == "non_responder":
-            seen = np.ones_like(d.success)
+            analysed = np.ones_like(d.success)
         zero = np.zeros((trials, 1), dtype=np.int64)
         cum_x.append(np.hstack([zero, np.cumsum(d.success, axis=1)]))
-        cum_m.append(np.hstack([zero, np.cumsum(seen, axis=1)]))
+        cum_m.append(np.hstack([zero, np.cumsum(analysed, axis=1)]))
     position = np.zeros((trials, len(cum_x)), dtype=np.int64)
 
     def stage(k: int, sizes: Any) -> tuple[Any, Any]:

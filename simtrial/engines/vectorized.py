@@ -54,49 +54,28 @@ Task = tuple[int, int, int]
 TaskOutput = tuple[Task, BlockStats, dict[str, ArmTotals]]
 
 
-@dataclass(frozen=True)
-class ArmOutcome:
-    """Per-trial counts of one arm in one block (arrays of shape ``(trials,)``), and, when
-    asked for, per-patient arrays (shape ``(trials, n)``) for interim and safety looks."""
+@dataclass(kw_only=True)
+class ArmOutcome(ArmData):
+    """One arm of one block as simulated: the design's :class:`ArmData` (per-trial
+    ``successes`` and ``analysed``; per-patient arrays when asked for, for interim and safety
+    looks) plus the per-trial burden counts (arrays of shape ``(trials,)``) that :meth:`totals`
+    sums into the shared :class:`~simtrial.engines.base.ArmTotals`."""
 
-    successes: Int
-    observed: Int
     infusions: Int
     adverse_events: Int
     serious_adverse_events: Int
     dropouts: Int
-    n: int
-    success: NDArray[np.bool_] | None = None
-    in_study: NDArray[np.bool_] | None = None
-    sae: Int | None = None
-    exposure_weeks: NDArray[np.float64] | None = None
-    loss_time: NDArray[np.float64] | None = None
-    loss_event: NDArray[np.bool_] | None = None
 
     def totals(self) -> ArmTotals:
         t = len(self.successes)
         return ArmTotals(
             successes=float(self.successes.sum()),
-            observed=float(self.observed.sum()),
+            analysed=float(self.analysed.sum()),
             randomised=float(self.n * t),
             infusions=float(self.infusions.sum()),
             adverse_events=float(self.adverse_events.sum()),
             serious_adverse_events=float(self.serious_adverse_events.sum()),
             dropouts=float(self.dropouts.sum()),
-        )
-
-    def data(self) -> ArmData:
-        """The arm as the design sees it."""
-        return ArmData(
-            n=self.n,
-            successes=self.successes,
-            analysed=self.observed,
-            success=self.success,
-            observed=self.in_study,
-            sae=self.sae,
-            exposure_weeks=self.exposure_weeks,
-            loss_time=self.loss_time,
-            loss_event=self.loss_event,
         )
 
 
@@ -156,13 +135,13 @@ def simulate_arm(
         m = in_study.sum(axis=1)
         analysed = np.full(trials, n) if endpoint.missing == "non_responder" else m
         return ArmOutcome(
-            success.sum(axis=1),
-            analysed.astype(np.int64),
-            zeros,
-            zeros,
-            zeros,
-            n - m,
-            n,
+            n=n,
+            successes=success.sum(axis=1),
+            analysed=analysed.astype(np.int64),
+            infusions=zeros,
+            adverse_events=zeros,
+            serious_adverse_events=zeros,
+            dropouts=n - m,
             success=success,
             in_study=in_study,
             sae=np.zeros(shape, dtype=np.int64),
@@ -170,12 +149,20 @@ def simulate_arm(
         )
     if values.schedule is None:
         # An arm given by its endpoint probability: per-trial binomials are exact.
-        observed_p = float(np.exp(-delta * end))
-        m = rng.binomial(n, observed_p, size=trials) if delta > 0 else np.full(trials, n)
+        p_in_study = float(np.exp(-delta * end))
+        m = rng.binomial(n, p_in_study, size=trials) if delta > 0 else np.full(trials, n)
         p = np.broadcast_to(np.asarray(values.endpoint_probability, dtype=float), (trials,))
         x = rng.binomial(m, p)
         analysed = np.full(trials, n) if endpoint.missing == "non_responder" else m
-        return ArmOutcome(x, analysed.astype(np.int64), zeros, zeros, zeros, n - m, n)
+        return ArmOutcome(
+            n=n,
+            successes=x,
+            analysed=analysed.astype(np.int64),
+            infusions=zeros,
+            adverse_events=zeros,
+            serious_adverse_events=zeros,
+            dropouts=n - m,
+        )
 
     shape = (trials, n)
     q = _col(values.induction, trials)
@@ -266,9 +253,9 @@ def simulate_arm(
     else:  # pragma: no cover - refused before simulation
         raise AssertionError(endpoint.kind)
     successes = success.sum(axis=1)
-    observed = in_study.sum(axis=1)
+    analysed = in_study.sum(axis=1)
     if endpoint.missing == "non_responder" or timing:
-        observed = np.full(trials, n, dtype=np.int64)
+        analysed = np.full(trials, n, dtype=np.int64)
 
     per_infusion = np.broadcast_to(np.asarray(values.per_infusion, dtype=float), (trials,))
     aes = rng.binomial(infusions, per_infusion)
@@ -282,13 +269,13 @@ def simulate_arm(
         rate_trial = np.broadcast_to(np.asarray(rate, dtype=float).reshape(-1), (trials,))
         saes = rng.poisson(rate_trial / 52.0 * exposure.sum(axis=1))
     return ArmOutcome(
-        successes.astype(np.int64),
-        observed.astype(np.int64),
-        infusions,
-        aes.astype(np.int64),
-        saes.astype(np.int64),
-        n - in_study.sum(axis=1),
-        n,
+        n=n,
+        successes=successes.astype(np.int64),
+        analysed=analysed.astype(np.int64),
+        infusions=infusions,
+        adverse_events=aes.astype(np.int64),
+        serious_adverse_events=saes.astype(np.int64),
+        dropouts=n - in_study.sum(axis=1),
         success=success if per_patient else None,
         in_study=in_study if per_patient else None,
         sae=sae,
@@ -338,8 +325,9 @@ class VectorizedEngine(BlockEngine):
             gaps = rng.exponential(1.0 / scenario.enrolment.rate_per_week, size=(trials, n_total))
             gaps[:, 0] = 0.0
             arrivals = np.cumsum(gaps, axis=1)
+        data: dict[str, ArmData] = dict(outcomes)  # an ArmOutcome is the design's ArmData
         decisions = design.decide(
-            {arm: o.data() for arm, o in outcomes.items()},
+            data,
             arrivals,
             scenario.endpoint.end_week,
             rng,

@@ -17,8 +17,9 @@ time ``π ← π + (1 − π)·q``. An induction at exactly the assessment week 
   under NRI.
 
 With ``missing: exclude`` the patients who dropped out before the end of follow-up are left out;
-the number observed per arm is Binomial(n, exp(−δ·W_end)) and, given it, the responders are
-Binomial(observed, c·π(...)) because dropout is independent of response.
+the number analysed per arm (those in the study at the end of follow-up) is
+Binomial(n, exp(−δ·W_end)) and, given it, the responders are Binomial(analysed, c·π(...))
+because dropout is independent of response.
 
 All functions take scalars or NumPy arrays for ``q``, ``λ``, ``c`` and broadcast.
 """
@@ -137,17 +138,17 @@ def arm_values(arm: Arm, values: Mapping[tuple[str, ...], ArrayLike]) -> ArmValu
 class EndpointLaw:
     """Closed-form law of one arm's endpoint.
 
-    ``success`` is P(success | observed at the end of follow-up), ``observed`` is
-    P(observed) = exp(−δ·W_end). Under NRI the number of successes among ``n`` randomised is
-    Binomial(n, success·observed); under ``exclude`` it is Binomial(m, success) with
-    m ~ Binomial(n, observed).
+    ``success`` is P(success | in the study at the end of follow-up), ``in_study`` is
+    P(in the study at the end of follow-up) = exp(−δ·W_end). Under NRI the number of successes
+    among ``n`` randomised is Binomial(n, success·in_study); under ``exclude`` it is
+    Binomial(m, success) with m ~ Binomial(n, in_study) analysed.
     """
 
     success: FloatArray
-    observed: float
+    in_study: float
 
     def nri(self) -> FloatArray:
-        return np.asarray(self.success * self.observed)
+        return np.asarray(self.success * self.in_study)
 
 
 def endpoint_law(values: ArmValues, endpoint: Endpoint) -> EndpointLaw:
@@ -161,9 +162,9 @@ def endpoint_law(values: ArmValues, endpoint: Endpoint) -> EndpointLaw:
     if values.redosing:
         raise ValueError("re-dosing on loss has no closed form")
     end = endpoint.end_week
-    observed = float(np.exp(-values.dropout_hazard * end))
+    in_study = float(np.exp(-values.dropout_hazard * end))
     if values.endpoint_probability is not None:
-        return EndpointLaw(np.asarray(values.endpoint_probability, dtype=float), observed)
+        return EndpointLaw(np.asarray(values.endpoint_probability, dtype=float), in_study)
     assert values.schedule is not None
     weeks = values.schedule.infusion_weeks
     c = np.asarray(values.ceiling, dtype=float)
@@ -171,14 +172,14 @@ def endpoint_law(values: ArmValues, endpoint: Endpoint) -> EndpointLaw:
     if endpoint.kind == "responder":
         assert endpoint.week is not None
         pi = response_probability(endpoint.week, weeks, values.induction, lam, values.onset_weeks)
-        return EndpointLaw(np.asarray(c * pi), observed)
+        return EndpointLaw(np.asarray(c * pi), in_study)
     if endpoint.kind == "durable_responder":
         assert endpoint.from_week is not None and endpoint.to_week is not None
         pi = response_probability(
             endpoint.from_week, weeks, values.induction, lam, values.onset_weeks
         )
         stay = np.exp(-lam * (endpoint.to_week - endpoint.from_week))
-        return EndpointLaw(np.asarray(c * pi * stay), observed)
+        return EndpointLaw(np.asarray(c * pi * stay), in_study)
     raise ValueError(f"no closed form for endpoint kind {endpoint.kind!r}")
 
 

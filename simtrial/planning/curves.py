@@ -25,8 +25,9 @@ type I error (the trial may continue), and safety stops are ignored too -- both 
 the rejection probability, so the exact curve is conservative (an upper bound) for such
 designs; power(p) is likewise computed as if the design ran to the end. The region is the
 design's final decision table (:meth:`Design.final_table`); under ``exclude`` the numbers
-analysed are summed over (Binomial in each arm's probability of being observed at its point
-values; under the null, both arms take the control's, as for the type I error of a point).
+analysed are summed over (Binomial in each arm's probability of being in the study at the
+endpoint week, at its point values; under the null, both arms take the control's, as for the
+type I error of a point).
 *Simulated* otherwise (efficacy looks at interims): the vectorized engine with both arms
 replaced by arms with the given endpoint probabilities (their dropout kept under ``exclude``;
 no SAEs, so safety never stops), ``simulations`` trials per rate, with Monte Carlo SEs. The
@@ -102,9 +103,10 @@ def exact_applies(scenario: Scenario) -> bool:
 
 
 def point_rates(scenario: Scenario) -> dict[str, tuple[float, float]]:
-    """Per arm (endpoint probability as analysed, probability of being observed) at the point
-    values (mean, or median where the mean is atypical). An arm that re-doses on loss (no
-    closed form) gets its endpoint probability from 20 000 simulated patients (fixed stream)."""
+    """Per arm (endpoint probability as analysed, probability of being in the study at the
+    endpoint week) at the point values (mean, or median where the mean is atypical). An arm that
+    re-doses on loss (no closed form) gets its endpoint probability from 20 000 simulated
+    patients (fixed stream)."""
     from simtrial.engines.base import stream
     from simtrial.engines.vectorized import simulate_arm
 
@@ -112,15 +114,15 @@ def point_rates(scenario: Scenario) -> dict[str, tuple[float, float]]:
     nri = scenario.endpoint.missing == "non_responder"
     out = {}
     for arm, v in values.items():
-        observed = float(np.exp(-v.dropout_hazard * scenario.endpoint.end_week))
+        in_study = float(np.exp(-v.dropout_hazard * scenario.endpoint.end_week))
         if v.redosing:
             rng = stream(0, f"{arm}:point_rate", 0, 0, 0)
             o = simulate_arm(rng, 1, 20_000, v, scenario.endpoint)
-            success = float(o.successes[0] / o.observed[0])
+            success = float(o.successes[0] / o.analysed[0])
         else:
             law = endpoint_law(v, scenario.endpoint)
             success = float(law.nri() if nri else law.success)
-        out[arm] = (success, 1.0 if nri else observed)
+        out[arm] = (success, 1.0 if nri else in_study)
     return out
 
 

@@ -145,10 +145,10 @@ def test_look_uses_the_patients_randomised_by_the_cutoff():
             successes=np.array([3]),
             analysed=np.array([3]),
             success=one,
-            observed=one,
+            in_study=one,
             sae=np.zeros((1, 3), dtype=np.int64),
             exposure_weeks=np.full((1, 3), 12.0),
-            randomised=r,
+            randomised_week=r,
         )
 
     t, c = arm("t"), arm("c")

@@ -97,7 +97,7 @@ def test_exact_exclude_sums_over_numbers_analysed():
     total = 0.0
     for mt in range(9):
         for mc in range(9):
-            w = stats.binom.pmf(mt, 8, lt.observed) * stats.binom.pmf(mc, 8, lc.observed)
+            w = stats.binom.pmf(mt, 8, lt.in_study) * stats.binom.pmf(mc, 8, lc.in_study)
             total += w * enumerate_power(
                 "fisher_exact",
                 mt,

@@ -238,7 +238,7 @@ def test_simulate_arm_counts_are_consistent():
 
     rng = np.random.default_rng(1)
     out = simulate_arm(rng, 50, 30, point_values(s)["msc"], s.endpoint)
-    assert np.all(out.successes <= out.observed)
-    assert np.all(out.observed + out.dropouts == 30)
+    assert np.all(out.successes <= out.analysed)
+    assert np.all(out.analysed + out.dropouts == 30)
     assert np.all(out.infusions <= 3 * 30)
     assert np.all(out.adverse_events <= out.infusions)
