@@ -21,7 +21,8 @@ the number analysed per arm (those in the study at the end of follow-up) is
 Binomial(n, exp(−δ·W_end)) and, given it, the responders are Binomial(analysed, c·π(...))
 because dropout is independent of response.
 
-All functions take scalars or NumPy arrays for ``q``, ``λ``, ``c`` and broadcast.
+All functions take scalars or NumPy arrays for ``q``, ``λ``, ``c`` and broadcast. ``π`` and the
+durable factor come from :mod:`simtrial.model.curve`, shared with the fitted priors.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from simtrial.model import curve
 
 if TYPE_CHECKING:  # the model reads these objects; it does not depend on the schema
     from simtrial.scenario.schema import Arm, Endpoint, Schedule
@@ -48,9 +51,10 @@ def response_probability(
 ) -> FloatArray:
     """π(t): probability that a potential responder is responding at week ``t``.
 
-    Implements the recursion of DESIGN §2: ``π(0) = 0``; at each induction time
-    ``e_k = s_k + onset ≤ t``, ``π ← π + (1 − π)·q``; between them ``π`` decays by
-    ``exp(−λ·Δt)``.
+    The recursion of DESIGN §2 (``π(0) = 0``; at each induction time ``e_k = s_k + onset ≤ t``,
+    ``π ← π + (1 − π)·q``; between them ``π`` decays by ``exp(−λ·Δt)``), computed by the one
+    implementation :func:`simtrial.curve.response_probability` with NumPy. The default
+    onset, 0 weeks, is the scenario schema's (``response.onset_weeks``).
 
     Examples
     --------
@@ -61,18 +65,15 @@ def response_probability(
     >>> float(response_probability(12, [0, 4, 8], 0.5, 0.0))  # 1 - 0.5**3
     0.875
     """
-    q = np.asarray(induction, dtype=float)
-    lam = np.asarray(loss_per_week, dtype=float)
-    pi = np.zeros(np.broadcast(q, lam).shape)
-    previous = 0.0
-    for s in infusion_weeks:
-        e = s + onset_weeks
-        if e > t:
-            break
-        pi = pi * np.exp(-lam * (e - previous))
-        pi = pi + (1.0 - pi) * q
-        previous = e
-    return np.asarray(pi * np.exp(-lam * (t - previous)))
+    return np.asarray(
+        curve.response_probability(
+            t,
+            infusion_weeks,
+            np.asarray(induction, dtype=float),
+            np.asarray(loss_per_week, dtype=float),
+            onset_weeks=onset_weeks,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def endpoint_law(values: ArmValues, endpoint: Endpoint) -> EndpointLaw:
         pi = response_probability(
             endpoint.from_week, weeks, values.induction, lam, values.onset_weeks
         )
-        stay = np.exp(-lam * (endpoint.to_week - endpoint.from_week))
+        stay = curve.durable_factor(lam, endpoint.from_week, endpoint.to_week)
         return EndpointLaw(np.asarray(c * pi * stay), in_study)
     raise ValueError(f"no closed form for endpoint kind {endpoint.kind!r}")
 

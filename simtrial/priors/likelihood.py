@@ -1,6 +1,7 @@
 r"""Likelihood terms of the ``msc`` fits, written once for NumPy and for PyTensor.
 
-Each function takes an ``ops`` namespace (:data:`NUMPY` or :func:`pytensor_ops`) so the same
+Each function takes an ``ops`` namespace (:data:`NUMPY` or :func:`pytensor_ops`, defined in
+:mod:`simtrial.model.curve` and re-exported here) so the same
 formula is used by the PyMC model (a ``pm.Potential``) and, with NumPy arrays of posterior
 draws, by the pointwise log-likelihood, the posterior predictive checks and the model
 comparison (:mod:`simtrial.planning.prior_compare`). Parameters broadcast (scalars in
@@ -9,7 +10,8 @@ reference (a simulation of patients, a closed form, SciPy's distributions).
 
 Terms (DESIGN §2 model; ``c`` ceiling, ``q`` induction, ``λ`` loss hazard, ``d`` onset weeks):
 
-- :func:`response_probability` ``c·π(W)``; :func:`binomial_logpmf`;
+- :func:`response_probability` ``c·π(W)`` (the one implementation of
+  :mod:`simtrial.model.curve`, in this module's argument order); :func:`binomial_logpmf`;
 - :func:`censored_mean_logpdf`: the mean of ``m`` exponential durations right-censored at
   ``C`` (the AS pilot);
 - :func:`relapse_probability`: relapse within a follow-up, remission reached at an unknown
@@ -31,6 +33,8 @@ import numpy as np
 from scipy import special
 
 from simtrial.errors import PriorError
+from simtrial.model import curve as response_curve
+from simtrial.model.curve import NUMPY, Ops, pytensor_ops
 
 __all__ = [
     "NUMPY",
@@ -49,39 +53,12 @@ __all__ = [
 _EPS = 1e-12
 
 
-@dataclass(frozen=True)
-class Ops:
-    """The few array operations the likelihood needs (NumPy or PyTensor)."""
-
-    exp: Callable[[Any], Any]
-    log: Callable[[Any], Any]
-    log1p: Callable[[Any], Any]
-    expm1: Callable[[Any], Any]
-    clip: Callable[[Any, float, float], Any]
-    logsumexp: Callable[[Sequence[Any]], Any]
-    """log Σ exp over a list of broadcastable terms (elementwise)."""
-
-
-def _np_logsumexp(terms: Sequence[Any]) -> Any:
-    return special.logsumexp(np.stack(np.broadcast_arrays(*terms)), axis=0)
-
-
-NUMPY = Ops(np.exp, np.log, np.log1p, np.expm1, np.clip, _np_logsumexp)
-
-
-def pytensor_ops() -> Ops:
-    """The :class:`Ops` of PyTensor (imported lazily: reading fits never needs it)."""
-    import pytensor.tensor as pt
-
-    def lse(terms: Sequence[Any]) -> Any:
-        return pt.logsumexp(pt.stack([pt.as_tensor_variable(t) for t in terms]), axis=0)
-
-    return Ops(pt.exp, pt.log, pt.log1p, pt.expm1, pt.clip, lse)
-
-
 def induction_times(infusion_weeks: Sequence[float], week: float, onset: float) -> list[float]:
-    """Induction times ``e_k = s_k + onset`` that have happened by ``week`` (``e_k <= week``)."""
-    return [s + onset for s in infusion_weeks if s + onset <= week]
+    """Induction times ``e_k = s_k + onset`` that have happened by ``week`` (``e_k <= week``).
+
+    :func:`simtrial.model.curve.induction_times` with the onset positional.
+    """
+    return response_curve.induction_times(infusion_weeks, week, onset_weeks=onset)
 
 
 def response_probability(
@@ -95,24 +72,23 @@ def response_probability(
 ) -> Any:
     """P(responding at ``week``) = ``c·π(week)`` of DESIGN §2 (no re-dosing).
 
-    π(0) = 0; at each induction time ``e_k = s_k + onset <= week``: ``π ← π + (1-π)q``; in
-    between and after the last one π decays by ``exp(-λ Δt)``.
+    :func:`simtrial.model.curve.response_probability` in the argument order of the terms.
     """
-    pi: Any = 0.0 * q * lam
-    last = 0.0
-    for e in induction_times(infusion_weeks, week, onset):
-        pi = pi * ops.exp(-lam * (e - last))
-        pi = pi + (1.0 - pi) * q
-        last = e
-    return ceiling * pi * ops.exp(-lam * (week - last))
+    return response_curve.response_probability(
+        week, infusion_weeks, q, lam, onset_weeks=onset, ceiling=ceiling, ops=ops
+    )
 
 
 def ever_probability(
     q: Any, ceiling: Any, infusion_weeks: Sequence[float], within: float, onset: float
 ) -> Any:
-    """P(responded at some time by ``within``) = ``c·(1 - (1-q)^k)``, ``k`` inductions by then."""
-    k = len(induction_times(infusion_weeks, within, onset))
-    return ceiling * (1.0 - (1.0 - q) ** k)
+    """P(responded at some time by ``within``) = ``c·(1 - (1-q)^k)``, ``k`` inductions by then.
+
+    :func:`simtrial.model.curve.ever_probability` in the argument order of the terms.
+    """
+    return response_curve.ever_probability(
+        q, infusion_weeks, within, onset_weeks=onset, ceiling=ceiling
+    )
 
 
 def binomial_logpmf(k: Any, n: Any, p: Any, ops: Ops = NUMPY) -> Any:

@@ -24,6 +24,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from simtrial.errors import PriorError
+from simtrial.model import curve as response_curve
 from simtrial.priors.evidence import INDICATIONS, Evidence, observations_for
 
 __all__ = [
@@ -57,8 +58,12 @@ data see); fixing ``c = 1`` lets ``induction`` absorb the primary non-responders
 def induction_times(
     infusion_weeks: Sequence[float], week: float, onset_weeks: float = ONSET_WEEKS
 ) -> list[float]:
-    """Induction times ``e_k = s_k + onset`` that have happened by ``week`` (``e_k <= week``)."""
-    return [s + onset_weeks for s in infusion_weeks if s + onset_weeks <= week]
+    """Induction times ``e_k = s_k + onset`` that have happened by ``week`` (``e_k <= week``).
+
+    :func:`simtrial.model.curve.induction_times`; the default onset is ``msc_v1``'s
+    :data:`ONSET_WEEKS` (not the scenario default of 0).
+    """
+    return response_curve.induction_times(infusion_weeks, week, onset_weeks=onset_weeks)
 
 
 def response_probability(
@@ -71,8 +76,9 @@ def response_probability(
 ) -> Any:
     """P(responding at ``week``) = ``c·π(week)`` of DESIGN §2, as a PyTensor expression.
 
-    π(0) = 0; at each induction time ``e_k = s_k + onset`` (``e_k <= week``) ``π ← π + (1-π)q``;
-    between induction times and after the last one ``π`` decays by ``exp(-λ Δt)``.
+    :func:`simtrial.model.curve.response_probability` with PyTensor operations; the defaults
+    are ``msc_v1``'s fixed :data:`ONSET_WEEKS` and :data:`CEILING` (the scenario default onset
+    is 0: :func:`simtrial.model.response.response_probability`).
 
     Parameters
     ----------
@@ -86,27 +92,15 @@ def response_probability(
     onset_weeks, ceiling : float
         See :data:`ONSET_WEEKS`, :data:`CEILING`.
     """
-    q = pt.as_tensor_variable(q)
-    lam = pt.as_tensor_variable(lam)
-    pi = pt.zeros_like(q * lam)
-    last = 0.0
-    for e in induction_times(infusion_weeks, week, onset_weeks):
-        pi = pi * pt.exp(-lam * (e - last))
-        pi = pi + (1.0 - pi) * q
-        last = e
-    return ceiling * pi * pt.exp(-lam * (week - last))
-
-
-def _ever_probability(
-    q: Any, infusion_weeks: Sequence[float], within: float, ceiling: float = CEILING
-) -> Any:
-    """P(responded at some time by ``within``) = ``c·(1 - (1-q)^k)``, k = inductions by then.
-
-    Loss of response does not matter here: a potential responder who is induced once has
-    "ever responded". With one infusion this is ``c·q``.
-    """
-    k = len(induction_times(infusion_weeks, within))
-    return ceiling * (1.0 - (1.0 - pt.as_tensor_variable(q)) ** k)
+    return response_curve.response_probability(
+        week,
+        infusion_weeks,
+        pt.as_tensor_variable(q),
+        pt.as_tensor_variable(lam),
+        onset_weeks=onset_weeks,
+        ceiling=ceiling,
+        ops=response_curve.pytensor_ops(),
+    )
 
 
 def msc_v1_model(evidence: Mapping[str, Evidence]) -> pm.Model:
@@ -203,6 +197,8 @@ def msc_v1_model(evidence: Mapping[str, Evidence]) -> pm.Model:
                     lam[ind_index[ev.indication]],
                     arm_weeks(ev, o),
                     o.week,
+                    onset_weeks=ONSET_WEEKS,
+                    ceiling=CEILING,
                 )
                 for ev, o in obs
             ]
@@ -217,7 +213,13 @@ def msc_v1_model(evidence: Mapping[str, Evidence]) -> pm.Model:
         if obs := by_kind.get("ever_responded", []):
             p = pt.stack(
                 [
-                    _ever_probability(q[ind_index[ev.indication]], arm_weeks(ev, o), o.within_weeks)
+                    response_curve.ever_probability(
+                        q[ind_index[ev.indication]],
+                        arm_weeks(ev, o),
+                        o.within_weeks,
+                        onset_weeks=ONSET_WEEKS,
+                        ceiling=CEILING,
+                    )
                     for ev, o in obs
                 ]
             )
