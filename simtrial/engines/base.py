@@ -155,6 +155,20 @@ class Engine(Protocol):
         """Operating characteristics of one design point."""
         ...
 
+    def evaluate_target(
+        self,
+        scenario: Scenario,
+        variant: str,
+        n_total: int,
+        simulations: int,
+        seed: int,
+        target: str,
+        progress: Progress | None = None,
+    ) -> tuple[float, float]:
+        """``(estimate, SE)`` of one point's ``power`` or ``assurance`` alone (a sample-size
+        search's candidate): equal to ``evaluate``'s, without the other simulations."""
+        ...
+
 
 # Design features each engine can simulate.
 FEATURES = {
@@ -230,6 +244,30 @@ class BlockEngine(StreamKeyed):
             if progress is not None:
                 progress(task[2])
         return self.combine(scenario, n_total, simulations, outputs)
+
+    def evaluate_target(
+        self,
+        scenario: Scenario,
+        variant: str,
+        n_total: int,
+        simulations: int,
+        seed: int,
+        target: str,
+        progress: Progress | None = None,
+    ) -> tuple[float, float]:
+        """Run only the tasks of the target's purpose (the same tasks, streams and counts as in
+        :meth:`evaluate`, so the same estimate)."""
+        from simtrial.engines.decide import target_estimate, target_purposes
+
+        self.check(scenario)
+        wanted = target_purposes(scenario, target)
+        outputs = []
+        for task in self.tasks(scenario, simulations):
+            if task[0] in wanted:
+                outputs.append(self.run_task(scenario, variant, n_total, task, seed))
+                if progress is not None:
+                    progress(task[2])
+        return target_estimate(scenario, simulations, outputs, target)
 
 
 def unsupported(scenario: Scenario, engine: str) -> list[str]:

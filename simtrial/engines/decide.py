@@ -152,6 +152,27 @@ PARTIAL_NULL = 10
 the other arms keep their values — the partial null under which only H_j is true."""
 
 
+def target_purposes(scenario: Scenario, target: str) -> list[int]:
+    """The one purpose a sample-size search simulates per candidate ``n_total``: power at the
+    point values, or assurance over the parameters' distribution (``target: assurance``; power's
+    simulations when no parameter has a distribution, as :func:`point_result` reports it)."""
+    if target == "assurance" and has_uncertainty(scenario):
+        return [ASSURANCE]
+    return [POWER]
+
+
+def target_estimate(
+    scenario: Scenario, simulations: int, outputs: list[Any], target: str
+) -> tuple[float, float]:
+    """``(estimate, Monte Carlo SE)`` of a search's target from the outputs of the tasks of
+    :func:`target_purposes`: the share of trials with a success (a rejection in the
+    treatment's favour, or a selection design's success criterion), counted as
+    :func:`point_result` counts ``power`` and ``assurance``, so the two agree to the bit."""
+    (purpose,) = target_purposes(scenario, target)
+    value = sum(o[1].favourable for o in outputs if o[0][0] == purpose) / simulations
+    return value, proportion_se(value, simulations)
+
+
 def purpose_values(
     scenario: Scenario, purpose: int, trials: int, rng: np.random.Generator | None
 ) -> dict[str, ArmValues]:
