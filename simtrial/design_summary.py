@@ -48,7 +48,6 @@ from typing import Any
 import numpy as np
 
 from simtrial._modules import make_callable
-from simtrial.narrative import SPENDING, TESTS, describe_endpoint
 from simtrial.parameters import (
     BetaParam,
     Fixed,
@@ -58,6 +57,7 @@ from simtrial.parameters import (
     point_value,
 )
 from simtrial.scenario import Scenario, ScenarioSet
+from simtrial.words import SPENDING, TESTS, describe_endpoint
 
 __all__ = [
     "decision_boundary",

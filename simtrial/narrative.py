@@ -27,7 +27,10 @@ from simtrial.parameters import (
     PriorParam,
     point_value,
 )
-from simtrial.scenario import Endpoint, RedoseOnLoss, Scenario, ScenarioSet
+from simtrial.scenario import RedoseOnLoss, Scenario, ScenarioSet
+from simtrial.words import SPENDING as SPENDING
+from simtrial.words import TESTS as TESTS
+from simtrial.words import describe_endpoint as describe_endpoint
 
 __all__ = [
     "assumption_rows",
@@ -40,21 +43,6 @@ __all__ = [
     "prior_evidence",
 ]
 
-TESTS = {
-    "fisher_exact": "Fisher's exact test",
-    "chi2": "Pearson's chi-squared test",
-    "chi2_yates": "chi-squared test with Yates' correction",
-    "z_pooled": "pooled two-proportion z test",
-    "bayes_posterior": "Bayesian rule on the posterior probability",
-    "logrank": "log-rank test",
-}
-
-SPENDING = {
-    "obrien_fleming": "O'Brien–Fleming-type spending",
-    "pocock": "Pocock-type spending",
-    "none": "none before the final analysis",
-}
-
 
 def esc(value: Any) -> str:
     """HTML-escape any value (quotes too)."""
@@ -66,27 +54,6 @@ def _weeks(weeks: list[float]) -> str:
 
 
 # -- plain words ----------------------------------------------------------------------------
-
-
-def describe_endpoint(endpoint: Endpoint) -> str:
-    """The endpoint in one sentence."""
-    if endpoint.kind == "responder":
-        text = f"responding at week {endpoint.week:g}"
-    elif endpoint.kind == "durable_responder":
-        text = (
-            f"durable response: responding at week {endpoint.from_week:g} and still responding, "
-            f"without a loss in between, at week {endpoint.to_week:g}"
-        )
-    else:
-        return (
-            f"time from the first response to loss of response, followed up to week "
-            f"{endpoint.follow_up_weeks:g} (censored at dropout)"
-        )
-    if endpoint.missing == "non_responder":
-        text += "; patients who drop out before then count as not meeting it"
-    else:
-        text += "; patients who drop out before then are left out of the analysis"
-    return text
 
 
 def selection_words(scenario: Scenario) -> str:

@@ -13,13 +13,12 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Group
-
-from simtrial import selection_report
 from simtrial.results import PointResult, RunResult
-from simtrial.terminal import variant_tables
+
+if TYPE_CHECKING:  # the terminal table's modules load with it, not with summary.json
+    from rich.console import Group
 
 STOPS = ("efficacy", "futility", "safety", "harm")
 
@@ -156,6 +155,9 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
     With ``width`` (the terminal's), variants that do not fit side by side go to further
     tables; no name or number is ever truncated (:mod:`simtrial.terminal`).
     """
+    from simtrial import selection_report
+    from simtrial.terminal import variant_tables
+
     names = list(result.variants)
     n_values = sorted({p.n_total for v in result.variants.values() for p in v.points})
     by_variant = {name: {p.n_total: p for p in v.points} for name, v in result.variants.items()}
