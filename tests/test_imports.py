@@ -68,3 +68,51 @@ def test_ess_imports_from_the_priors_package_and_is_callable():
     assert abs(ess(mix) - 10.0) < 1e-6
     assert abs(ess(mix, "moment") - 10.0) < 1e-9
     assert ess(mix, "moment") == ess.ess(mix, "moment")
+
+
+REPORT_MODULES = (
+    "matplotlib",
+    "PIL",
+    "simtrial.report.plots",
+    "simtrial.report.figure",
+    "simtrial.report.html",
+    "simtrial.report.narrative",
+    "simtrial.report.design",
+    "simtrial.report.curves",
+    "simtrial.report.sweep",
+    "simtrial.report.selection",
+    "simtrial.report.terminal",
+)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "uc-followup",
+        pytest.param("ra-phase2-bayes", marks=pytest.mark.slow),
+        pytest.param("as-mams", marks=pytest.mark.slow),
+    ],
+)
+def test_a_run_without_report_loads_no_report_code(tmp_path, name):
+    """`run --no-report -q` imports none of the plots, HTML, narrative or table modules (it
+    writes summary.json and points.csv only). uc-followup: a sample-size search and assurance;
+    ra-phase2-bayes (slow: it calibrates every candidate n): a Bayesian rule, interims, safety
+    looks; as-mams (slow): selection. (The files of a run with the report: tests/test_html.py.)
+    """
+    from pathlib import Path
+
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.yaml"
+    code = (
+        "import sys\n"
+        "from simtrial.cli.main import main\n"
+        f"args = ['run', {str(scenario)!r}, '-q', '--simulations', '20', '--no-report']\n"
+        f"code = main(args + ['--out', {str(tmp_path / 'out')!r}])\n"
+        f"watch = {REPORT_MODULES!r}\n"
+        "print('BARE', code, [m for m in watch if m in sys.modules])\n"
+        "import simtrial.report.html\n"  # the check sees the modules when they are loaded
+        "print('HTML', [m for m in watch if m in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "BARE 0 []" in proc.stdout, proc.stdout[-500:] + proc.stderr[-500:]
+    assert "'simtrial.report.html'" in proc.stdout.split("HTML")[1], proc.stdout[-500:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["points.csv", "summary.json"]

@@ -192,3 +192,28 @@ def test_run_estimate_counts_every_simulated_patient_journey():
     done: list[int] = []
     run(s, engine="vectorized", simulations=200, progress=done.append)
     assert estimate_run(s, "vectorized", 200).work == sum(done) * 40
+
+
+def test_progress_and_run_estimate_count_a_search_at_its_target_only():
+    """A search's points simulate one purpose (power), not the 5 of a full point: the progress
+    total and the run estimate count it so (they once counted 5)."""
+    from simtrial.planning.estimate import estimate_run, search_evaluations
+    from simtrial.planning.power import run, total_work
+    from tests.helpers import scenario
+
+    s = scenario(
+        {
+            "arms": {"msc": {"response": {"induction": {"beta": [8, 6]}}}},
+            "safety": {"max_serious_rate_per_year": 0.3, "posterior_probability": 0.9},
+            "evaluate": {"n_total": [40], "sample_size": {"goal": 0.5, "max_total": 120}},
+        }
+    )
+    done: list[int] = []
+    result = run(s, engine="vectorized", simulations=200, progress=done.append)
+    searched = len(result.variants["base"].sample_size["curve"]) + 1  # + the re-estimate
+    assert sum(done) == 5 * 200 + searched * 200
+    evaluations = search_evaluations(s.base, "vectorized")  # an upper bound of the search
+    assert searched <= evaluations <= searched + 2
+    assert total_work(s, "vectorized", 200) == 5 * 200 + evaluations * 200
+    # patient journeys: the point at 40, and every search point counted at max_total 120
+    assert estimate_run(s, "vectorized", 200).work == 5 * 200 * 40 + evaluations * 200 * 120

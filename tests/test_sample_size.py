@@ -183,3 +183,100 @@ def test_des_search_matches_exact_power():
     truth = exact.evaluate(s, "base", result["n_total"], 1, 7).power
     assert abs(result["achieved"] - truth) <= 4 * result["se"]
     assert truth >= 0.8 - 4 * result["se"]
+
+
+def five_purposes(target: str):
+    """Assurance (a Beta induction) and a safety rule: a full point runs 5 purposes (power,
+    type I error, assurance, a safe and an unsafe SAE rate)."""
+    return scenario(
+        {
+            "arms": {"msc": {"response": {"induction": {"beta": [8, 6]}}}},
+            "safety": {"max_serious_rate_per_year": 0.3, "posterior_probability": 0.9},
+            "evaluate": {
+                "n_total": [40],
+                "sample_size": {"target": target, "goal": 0.5, "max_total": 120},
+            },
+        }
+    ).base
+
+
+def full(point, target: str) -> tuple[float, float]:
+    return getattr(point, target), getattr(point, f"{target}_se")
+
+
+@pytest.mark.parametrize("target", ["power", "assurance"])
+def test_search_simulates_only_its_target(monkeypatch, target):
+    """Each candidate n (and the re-estimate at the answer) runs the target's purpose only, and
+    reports what a full evaluation of that point reports for the target, to the bit."""
+    from simtrial.engines.base import ASSURANCE, POWER
+    from simtrial.engines.decide import purposes
+
+    s = five_purposes(target)
+    assert len(purposes(s)) == 5
+    ran: list[tuple[int, int, bool]] = []  # (n_total, purpose, common random numbers)
+    original = VectorizedEngine.run_task
+
+    def record(self, scenario, variant, n_total, task, seed):
+        ran.append((n_total, task[0], self.common_random_numbers))
+        return original(self, scenario, variant, n_total, task, seed)
+
+    monkeypatch.setattr(VectorizedEngine, "run_task", record)
+    result = search_sample_size(VectorizedEngine(), s, "base", 400, 9)
+    wanted = ASSURANCE if target == "assurance" else POWER
+    assert {purpose for _, purpose, _ in ran} == {wanted}
+    searched = sorted({n for n, _, crn in ran if crn})
+    assert searched == [c["n_total"] for c in result["curve"]] and len(searched) >= 3
+    assert [n for n, _, crn in ran if not crn] == [result["n_total"]]  # the re-estimate
+    monkeypatch.setattr(VectorizedEngine, "run_task", original)
+    crn = VectorizedEngine()
+    crn.common_random_numbers = True
+    for row in result["curve"]:  # reference: the full evaluation of the same point
+        point = crn.evaluate(s, "base", row["n_total"], 400, 9)
+        assert (row["achieved"], row["se"]) == full(point, target)
+    fresh = VectorizedEngine().evaluate(s, "base", result["n_total"], 400, 9)
+    assert (result["achieved"], result["se"]) == full(fresh, target)
+
+
+@pytest.mark.parametrize("target", ["power", "assurance"])
+def test_exact_target_alone_equals_the_full_evaluation(target):
+    s = scenario(
+        {
+            "arms": {
+                "control": {"endpoint_probability": 0.3, "dropout": None},
+                "msc": {
+                    "endpoint_probability": {"beta": [12, 8]},
+                    "schedule": None,
+                    "response": None,
+                    "adverse_events": None,
+                    "dropout": None,
+                },
+            },
+        }
+    ).base
+    engine = ExactEngine()
+    for n in (20, 62):
+        alone = engine.evaluate_target(s, "base", n, 500, 4, target)
+        assert alone == full(engine.evaluate(s, "base", n, 500, 4), target)
+    assert alone[1] > 0 if target == "assurance" else alone[1] == 0
+
+
+class InProcess:
+    """An executor that runs every submission here, in order (the parallel path, no pool)."""
+
+    workers = 2
+
+    def run(self, fn, items):
+        for i, args in enumerate(items):
+            yield i, fn(*args)
+
+
+def test_distributed_search_is_the_search_in_one_process():
+    from simtrial.planning.parallel import DistributedEngine
+
+    s = five_purposes("assurance")
+    done: list[int] = []
+    split = search_sample_size(
+        DistributedEngine(VectorizedEngine(), InProcess()), s, "b", 300, 2, done.append
+    )
+    assert split == search_sample_size(VectorizedEngine(), s, "b", 300, 2)
+    assert sum(done) == 300 * (len(split["curve"]) + 1)  # one purpose per point

@@ -178,6 +178,20 @@ class Engine(Protocol):
         """Operating characteristics of one design point."""
         ...
 
+    def evaluate_target(
+        self,
+        scenario: Scenario,
+        variant: str,
+        n_total: int,
+        simulations: int,
+        seed: int,
+        target: str,
+        progress: Progress | None = None,
+    ) -> tuple[float, float]:
+        """``(estimate, SE)`` of one point's ``power`` or ``assurance`` alone (a sample-size
+        search's candidate): equal to ``evaluate``'s, without the other simulations."""
+        ...
+
 
 # Design features each engine can simulate.
 FEATURES = {
@@ -193,6 +207,29 @@ FEATURES = {
     # the DES decides on the vectorized engine's path (simtrial.engines.decide)
     "des": {"interims", "bayes_posterior", "multi_arm", "safety", "sample_size"},
 }
+
+
+def target_purposes(scenario: Scenario, target: str) -> list[int]:
+    """The one purpose a sample-size search simulates per candidate ``n_total``: power at the
+    point values, or assurance over the parameters' distribution (``target: assurance``; power's
+    simulations when no parameter has a distribution, as
+    :func:`~simtrial.engines.decide.point_result` reports it)."""
+    if target == "assurance" and has_uncertainty(scenario):
+        return [ASSURANCE]
+    return [POWER]
+
+
+def target_estimate(
+    scenario: Scenario, simulations: int, outputs: list[Any], target: str
+) -> tuple[float, float]:
+    """``(estimate, Monte Carlo SE)`` of a search's target from the outputs of the tasks of
+    :func:`target_purposes`: the share of trials with a success (a rejection in the
+    treatment's favour, or a selection design's success criterion), counted as
+    :func:`~simtrial.engines.decide.point_result` counts ``power`` and ``assurance``, so the
+    two agree to the bit."""
+    (purpose,) = target_purposes(scenario, target)
+    value = sum(o[1].favourable for o in outputs if o[0][0] == purpose) / simulations
+    return value, proportion_se(value, simulations)
 
 
 class StreamKeyed:
@@ -253,6 +290,28 @@ class BlockEngine(StreamKeyed):
             if progress is not None:
                 progress(task[2])
         return self.combine(scenario, n_total, simulations, outputs)
+
+    def evaluate_target(
+        self,
+        scenario: Scenario,
+        variant: str,
+        n_total: int,
+        simulations: int,
+        seed: int,
+        target: str,
+        progress: Progress | None = None,
+    ) -> tuple[float, float]:
+        """Run only the tasks of the target's purpose (the same tasks, streams and counts as in
+        :meth:`evaluate`, so the same estimate)."""
+        self.check(scenario)
+        wanted = target_purposes(scenario, target)
+        outputs = []
+        for task in self.tasks(scenario, simulations):
+            if task[0] in wanted:
+                outputs.append(self.run_task(scenario, variant, n_total, task, seed))
+                if progress is not None:
+                    progress(task[2])
+        return target_estimate(scenario, simulations, outputs, target)
 
 
 def unsupported(scenario: Scenario, engine: str) -> list[str]:

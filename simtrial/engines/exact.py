@@ -126,6 +126,40 @@ class ExactEngine(StreamKeyed):
                 )
         refuse(scenario, self.name, extra)
 
+    def _assurance(
+        self, scenario: Scenario, variant: str, n_total: int, simulations: int, seed: int
+    ) -> tuple[float, float, dict[str, ArmValues]]:
+        """Assurance (mean exact power over ``simulations`` joint draws), its SE
+        sd(power_i)/sqrt(N), and the draws."""
+        rng = stream(seed, variant, self.point_key(n_total), ASSURANCE, 0)
+        drawn = drawn_values(scenario, simulations, rng)
+        draws, _ = exact_power(scenario, scenario.n_per_arm(n_total), drawn, favourable=True)
+        se = float(draws.std(ddof=1) / np.sqrt(simulations)) if simulations > 1 else 0.0
+        return float(draws.mean()), se, drawn
+
+    def evaluate_target(
+        self,
+        scenario: Scenario,
+        variant: str,
+        n_total: int,
+        simulations: int,
+        seed: int,
+        target: str,
+        progress: Progress | None = None,
+    ) -> tuple[float, float]:
+        """Exact power in the treatment's favour alone, or the assurance alone (as
+        :meth:`evaluate` computes them; no type I error, no power in either direction)."""
+        self.check(scenario)
+        if target == "assurance" and has_uncertainty(scenario):
+            value, se, _ = self._assurance(scenario, variant, n_total, simulations, seed)
+        else:
+            values = point_values(scenario)
+            power, _ = exact_power(scenario, scenario.n_per_arm(n_total), values, favourable=True)
+            value, se = float(power), 0.0
+        if progress is not None:
+            progress(simulations)
+        return value, se
+
     def evaluate(
         self,
         scenario: Scenario,
@@ -143,12 +177,8 @@ class ExactEngine(StreamKeyed):
         any_direction, _ = exact_power(scenario, n_per_arm, values)
         type1, _ = exact_power(scenario, n_per_arm, null_values(values, scenario))
         if has_uncertainty(scenario):
-            rng = stream(seed, variant, self.point_key(n_total), ASSURANCE, 0)
-            drawn = drawn_values(scenario, simulations, rng)
-            draws, _ = exact_power(scenario, n_per_arm, drawn, favourable=True)
-            assurance = float(draws.mean())
-            assurance_se = (
-                float(draws.std(ddof=1) / np.sqrt(simulations)) if simulations > 1 else 0.0
+            assurance, assurance_se, drawn = self._assurance(
+                scenario, variant, n_total, simulations, seed
             )
         else:
             assurance, assurance_se = float(power), 0.0

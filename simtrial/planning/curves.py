@@ -242,6 +242,21 @@ class CalibratedEngine:
         point = self.inner.evaluate(calibrated, variant, n_total, simulations, seed, progress)
         return replace(point, extra={**point.extra, "calibration": info})
 
+    def evaluate_target(
+        self,
+        scenario: Scenario,
+        variant: str,
+        n_total: int,
+        simulations: int,
+        seed: int,
+        target: str,
+        progress: Progress | None = None,
+    ) -> tuple[float, float]:
+        calibrated, _ = self.calibrated(scenario, n_total)
+        return self.inner.evaluate_target(  # type: ignore[no-any-return]
+            calibrated, variant, n_total, simulations, seed, target, progress
+        )
+
 
 def calibrated_engine(engine: Any, scenario: Scenario) -> Any:
     """``engine`` itself, or a :class:`CalibratedEngine` when the scenario calibrates."""

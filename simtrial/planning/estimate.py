@@ -12,14 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from simtrial.engines.base import has_uncertainty
+from simtrial.engines.base import has_uncertainty, target_purposes
 from simtrial.engines.decide import purposes as purposes_of
 from simtrial.errors import SimtrialError
 from simtrial.planning import curves
 from simtrial.scenario import limits
 from simtrial.scenario.schema import Scenario, ScenarioSet
 
-__all__ = ["MAX_TRACED", "RunEstimate", "check_run", "estimate_run"]
+__all__ = ["MAX_TRACED", "RunEstimate", "check_run", "estimate_run", "search_evaluations"]
 
 
 @dataclass(frozen=True)
@@ -41,20 +41,35 @@ class RunEstimate:
         return out
 
 
-def _point_sizes(scenario: Scenario) -> list[tuple[int, int]]:
-    """``(n_total, evaluations)`` of every point a run evaluates, sample-size search included."""
-    sizes = [(n, 1) for n in scenario.evaluate.n_total]
+def search_evaluations(scenario: Scenario, engine: str) -> int:
+    """Points a sample-size search (:func:`simtrial.planning.power.search_sample_size`)
+    evaluates, at most: ``max_total``, then a bisection over the K = max_total // step candidates
+    (⌈log2 K⌉ halvings), then the re-estimate at the answer (simulated engines) or the scan
+    of the ``stable_steps`` sizes around it (exact; about that many more). 0 without a search.
+    """
+    spec = scenario.evaluate.sample_size
+    if spec is None:
+        return 0
+    step = sum(a.allocation for a in scenario.arms.values())
+    bisection = max(1, math.ceil(math.log2(max(2, spec.max_total // step)))) + 1
+    return bisection + (spec.stable_steps if engine == "exact" else 1)
+
+
+def _point_sizes(scenario: Scenario, engine: str) -> list[tuple[int, int, bool]]:
+    """``(n_total, evaluations, search)`` of every point a run evaluates, sample-size search
+    included (``search``: the point simulates only the search's target)."""
+    sizes = [(n, 1, False) for n in scenario.evaluate.n_total]
     if scenario.evaluate.sweep is not None:  # every cell of a sensitivity sweep, at its sizes
         cells = math.prod(
             len(v) if isinstance(v, list) else 1 for v in scenario.evaluate.sweep.values()
         )
-        sizes += [(n, cells) for n in scenario.evaluate.sweep_n_total or scenario.evaluate.n_total]
+        sweep_sizes = scenario.evaluate.sweep_n_total or scenario.evaluate.n_total
+        sizes += [(n, cells, False) for n in sweep_sizes]
     spec = scenario.evaluate.sample_size
-    if spec is not None:
+    if spec is not None:  # every point of the search counted at its largest n_total
         step = sum(a.allocation for a in scenario.arms.values())
         hi = max(step, (spec.max_total // step) * step)
-        evaluations = max(1, math.ceil(math.log2(max(hi // step, 1)))) + 1
-        sizes.append((hi, evaluations))
+        sizes.append((hi, search_evaluations(scenario, engine), True))
     return sizes
 
 
@@ -63,8 +78,11 @@ def estimate_run(scenarios: ScenarioSet, engine: str, simulations: int) -> RunEs
     memory = 0.0
     work = 0.0
     for scenario in scenarios.variants.values():
-        purposes = len(purposes_of(scenario))  # power, type I, assurance, SAE rates, nulls
-        for n_total, evaluations in _point_sizes(scenario):
+        every = len(purposes_of(scenario))  # power, type I, assurance, SAE rates, nulls
+        spec = scenario.evaluate.sample_size
+        searched = len(target_purposes(scenario, spec.target)) if spec is not None else 0
+        for n_total, evaluations, search in _point_sizes(scenario, engine):
+            purposes = searched if search else every
             arms = sorted(scenario.n_per_arm(n_total).values())
             # every engine decides through the test's table over (x_t, x_c) (not log-rank)
             cells = (arms[-1] + 1) * (arms[-2] + 1 if len(arms) > 1 else 1)

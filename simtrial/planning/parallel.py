@@ -207,6 +207,37 @@ class DistributedEngine(StreamKeyed):
     ) -> Any:
         self.engine.check(scenario)
         tasks = self.engine.tasks(scenario, simulations)
+        outputs = self._run(scenario, variant, n_total, tasks, seed, progress)
+        return self.engine.combine(scenario, n_total, simulations, outputs)
+
+    def evaluate_target(
+        self,
+        scenario: Any,
+        variant: str,
+        n_total: int,
+        simulations: int,
+        seed: int,
+        target: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[float, float]:
+        """Only the tasks of the target's purpose (see ``BlockEngine.evaluate_target``)."""
+        from simtrial.engines.base import target_estimate, target_purposes
+
+        self.engine.check(scenario)
+        wanted = target_purposes(scenario, target)
+        tasks = [t for t in self.engine.tasks(scenario, simulations) if t[0] in wanted]
+        outputs = self._run(scenario, variant, n_total, tasks, seed, progress)
+        return target_estimate(scenario, simulations, outputs, target)
+
+    def _run(
+        self,
+        scenario: Any,
+        variant: str,
+        n_total: int,
+        tasks: list[Any],
+        seed: int,
+        progress: Callable[[int], None] | None,
+    ) -> list[Any]:
         # about four submissions per worker: few round trips, still balanced
         groups = chunked(tasks, max(1, -(-len(tasks) // (4 * self.workers))))
         crn = self.common_random_numbers
@@ -216,4 +247,4 @@ class DistributedEngine(StreamKeyed):
             outputs.extend(group_outputs)
             if progress is not None:
                 progress(sum(task[2] for task in groups[i]))
-        return self.engine.combine(scenario, n_total, simulations, outputs)
+        return outputs

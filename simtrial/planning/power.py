@@ -9,7 +9,6 @@ of success over the parameters' (joint) distribution.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from simtrial.engines import default_engine, get_engine
 from simtrial.engines.base import Engine, point_summaries
 from simtrial.engines.design import Design
-from simtrial.engines.results import PointResult, RunResult, VariantResult
+from simtrial.engines.results import RunResult, VariantResult
 from simtrial.planning import curves
 from simtrial.planning.design_summary import design_summary
 from simtrial.planning.parallel import Executor
@@ -36,22 +35,20 @@ def _version() -> str:
 def total_work(scenarios: ScenarioSet, engine: str, simulations: int) -> int:
     """Number of simulated trials a run will report progress for (an estimate when there is a
     sample-size search, whose number of points depends on where the answer lies)."""
+    from simtrial.engines.base import target_purposes
+    from simtrial.planning.estimate import search_evaluations
+
     impl: Any = get_engine(engine)
     total = 0
     for scenario in scenarios.variants.values():
-        if hasattr(impl, "tasks"):
-            per_point = sum(trials for _, _, trials in impl.tasks(scenario, simulations))
-        else:
-            per_point = simulations
-        points = len(scenario.evaluate.n_total)
+        tasks = impl.tasks(scenario, simulations) if hasattr(impl, "tasks") else None
+        per_point = simulations if tasks is None else sum(t for _, _, t in tasks)
+        total += per_point * len(scenario.evaluate.n_total)
         spec = scenario.evaluate.sample_size
-        if spec is not None:
-            step = sum(a.allocation for a in scenario.arms.values())
-            # bisection over [step, max_total], then the re-estimate (simulated) or the
-            # neighbourhood scan (exact)
-            bisection = max(1, math.ceil(math.log2(max(2, spec.max_total // step)))) + 1
-            points += bisection + (spec.stable_steps if engine == "exact" else 1)
-        total += per_point * points
+        if spec is not None:  # the search's points simulate only its target's purpose
+            wanted = target_purposes(scenario, spec.target)
+            searched = [simulations] if tasks is None else [t for p, _, t in tasks if p in wanted]
+            total += sum(searched) * search_evaluations(scenario, engine)
     from simtrial.planning.sweep import sweep_work
 
     return total + sweep_work(scenarios, engine, simulations)
@@ -169,7 +166,10 @@ def search_sample_size(
     from a non-decreasing (isotonic) fit through every point evaluated: the smallest evaluated
     n whose fitted value reaches the goal. The points of a search use common random numbers
     (the same streams for every n, see :class:`~simtrial.engines.base.StreamKeyed`), so
-    differences between points are not blurred by different parameter draws.
+    differences between points are not blurred by different parameter draws. Each point
+    simulates only its target (``Engine.evaluate_target``: the power or the assurance
+    simulations, not the type I error, safety-rate or partial-null ones): the search reports
+    nothing else.
 
     Then, by engine (the ``rule`` entry of the result says which applied):
 
@@ -193,25 +193,24 @@ def search_sample_size(
     step = sum(a.allocation for a in scenario.arms.values())
     key = spec.target
     exact = getattr(engine, "name", "") == "exact"
-    seen: dict[int, PointResult] = {}
+    seen: dict[int, tuple[float, float]] = {}  # n_total: (target, its SE)
 
     def value(n: int) -> float:
         if n not in seen:
-            seen[n] = engine.evaluate(scenario, variant, n, simulations, seed, progress)
-        return float(getattr(seen[n], key))
+            seen[n] = engine.evaluate_target(scenario, variant, n, simulations, seed, key, progress)
+        return seen[n][0]
 
     lo = step  # smallest design: one patient per allocation unit
     hi = max(lo, (spec.max_total // step) * step)
     if value(hi) < spec.goal:
-        best = seen[hi]
         return {
             "target": key,
             "goal": spec.goal,
             "n_total": None,
-            "achieved": getattr(best, key),
-            "se": getattr(best, f"{key}_se"),
+            "achieved": seen[hi][0],
+            "se": seen[hi][1],
             "note": f"goal not reached at max_total {hi}",
-            "curve": _curve(seen, key),
+            "curve": _curve(seen),
         }
     while hi - lo > step:
         mid = lo + ((hi - lo) // (2 * step)) * step
@@ -221,7 +220,7 @@ def search_sample_size(
         else:
             lo = mid
     ns = sorted(seen)
-    fitted = _isotonic([getattr(seen[n], key) for n in ns])
+    fitted = _isotonic([seen[n][0] for n in ns])
     n_best = next(n for n, f in zip(ns, fitted, strict=True) if f >= spec.goal)
     out: dict[str, object] = {"target": key, "goal": spec.goal}
     if exact:
@@ -233,17 +232,16 @@ def search_sample_size(
             f"smallest n_total whose exact {key} and that of each of the next {k} sizes "
             f"(steps of {step}) reach {spec.goal:g}"
         )
-        best = seen[n_best]
-        out.update(achieved=getattr(best, key), se=getattr(best, f"{key}_se"))
+        out.update(achieved=seen[n_best][0], se=seen[n_best][1])
     else:
-        fresh = caller.evaluate(scenario, variant, n_best, simulations, seed, progress)
+        fresh = caller.evaluate_target(scenario, variant, n_best, simulations, seed, key, progress)
         out["rule"] = (
             f"smallest evaluated n_total whose {key}, smoothed by an isotonic fit over the "
             f"search's points, reaches {spec.goal:g}; achieved re-estimated with fresh streams"
         )
-        out["achieved_in_search"] = getattr(seen[n_best], key)
-        out.update(achieved=getattr(fresh, key), se=getattr(fresh, f"{key}_se"))
-    out.update(n_total=n_best, n_per_arm=scenario.n_per_arm(n_best), curve=_curve(seen, key))
+        out["achieved_in_search"] = seen[n_best][0]
+        out.update(achieved=fresh[0], se=fresh[1])
+    out.update(n_total=n_best, n_per_arm=scenario.n_per_arm(n_best), curve=_curve(seen))
     return out
 
 
@@ -266,8 +264,5 @@ def _stable(
             n += step
 
 
-def _curve(seen: dict[int, PointResult], key: str) -> list[dict[str, float]]:
-    return [
-        {"n_total": n, "achieved": getattr(seen[n], key), "se": getattr(seen[n], f"{key}_se")}
-        for n in sorted(seen)
-    ]
+def _curve(seen: dict[int, tuple[float, float]]) -> list[dict[str, float]]:
+    return [{"n_total": n, "achieved": seen[n][0], "se": seen[n][1]} for n in sorted(seen)]

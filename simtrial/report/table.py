@@ -11,14 +11,13 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from rich.console import Group
+from typing import TYPE_CHECKING, Any
 
 from simtrial.atomic import atomic_write
 from simtrial.engines.results import PointResult, RunResult
-from simtrial.report import selection as selection_report
-from simtrial.report.terminal import variant_tables
+
+if TYPE_CHECKING:  # the terminal table's modules load with it, not with summary.json
+    from rich.console import Group
 
 STOPS = ("efficacy", "futility", "safety", "harm")
 
@@ -139,6 +138,9 @@ def result_table(result: RunResult, width: int | None = None) -> Group:
     With ``width`` (the terminal's), variants that do not fit side by side go to further
     tables; no name or number is ever truncated (:mod:`simtrial.report.terminal`).
     """
+    from simtrial.report import selection as selection_report
+    from simtrial.report.terminal import variant_tables
+
     names = list(result.variants)
     n_values = sorted({p.n_total for v in result.variants.values() for p in v.points})
     by_variant = {name: {p.n_total: p for p in v.points} for name, v in result.variants.items()}

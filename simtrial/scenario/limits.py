@@ -39,7 +39,8 @@ block of ``min(simulations, 1000)`` trials × ``n_total`` patients at 128 bytes 
 upper bound: 436 MiB measured at 1000 × 4000, Fisher table included); the exact engine
 ``simulations`` × (n + 1) binomial weights for assurance; the DES one trial at a time. Work
 counts patient journeys (the DES's cost about 100 vectorized ones each; a simulated type I
-error curve adds two purposes per control rate and ``n_total``). A run over
+error curve adds two purposes per control rate and ``n_total``; a sample-size search's points
+simulate only its target's purpose, :func:`search_evaluations` of them). A run over
 :data:`MAX_MEMORY_BYTES` or :data:`MAX_WORK` is refused with exit status 2 unless ``--force``
 is given.
 """
