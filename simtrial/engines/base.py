@@ -205,7 +205,7 @@ FEATURES = {
     },
     "exact": {"bayes_posterior", "sample_size"},
     # the DES decides on the vectorized engine's path (simtrial.engines.decide)
-    "des": {"interims", "bayes_posterior", "multi_arm", "safety", "sample_size"},
+    "des": {"interims", "bayes_posterior", "logrank", "multi_arm", "safety", "sample_size"},
 }
 
 

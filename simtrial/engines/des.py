@@ -52,6 +52,12 @@ randomised by the ``round(t·N)``-th arrival). Rules, in patient time:
   order, at the next visit, snapshot or endpoint, so the order does not depend on how SimPy orders
   simultaneous events.
 - **dropout** at Exponential(hazard δ) patient time; the patient leaves then.
+- **time_to_loss** (the log-rank test): per patient, ``loss_time`` from the first response to
+  its loss, censored when the patient leaves (dropout, or the end of follow-up ``W_end``), and
+  ``loss_event``; NaN for a patient whose first response is not seen before leaving
+  (:func:`loss_data`, the vectorized engine's definition). Inductions up to a dropout are then
+  applied at the dropout (drawn only for this endpoint: the other endpoints' streams do not
+  move). ``success`` is a first response seen, and every randomised patient is analysed.
 - **endpoint visit** at ``r + W_end`` exactly: it does **not** move when infusions are delayed,
   so scarce capacity shows up as a lower response. Success as in the other engines (responding at
   ``W``, or responding at ``from_week`` through ``to_week``; in the study at ``W_end``).
@@ -198,6 +204,8 @@ class Patient:
     extras: int = 0
     pending: bool = False  # an extra infusion decided and its induction not yet applied
     snapshot: float = -math.inf
+    first_response: float = math.inf  # time_to_loss: start of the first response ...
+    first_loss: float = math.inf  # ... and its end
     inductions: list[tuple[float, int, int, bool]] = field(default_factory=list)
     infusions: int = 0
     adverse_events: int = 0
@@ -218,7 +226,8 @@ class TrialOutcome:
     patients), its duration and the number of SimPy events; ``patients`` holds, per arm,
     per-patient arrays in randomisation order (``success``, ``in_study``, ``sae``,
     ``exposure_weeks``, ``randomised_week``: what the shared decision path needs,
-    :mod:`simtrial.engines.decide`) and ``arrivals`` every randomisation week."""
+    :mod:`simtrial.engines.decide`; for ``time_to_loss`` also ``loss_time`` and ``loss_event``)
+    and ``arrivals`` every randomisation week."""
 
     arms: dict[str, ArmTotals]
     delay: dict[str, float]
@@ -483,6 +492,8 @@ class TrialModel:
             if p.potential and p.loss <= e and self.rng.random() < a.q:
                 duration = self.rng.standard_exponential() / a.lam if a.lam > 0 else math.inf
                 p.loss = e + duration
+                if p.first_response == math.inf:
+                    p.first_response, p.first_loss = e, p.loss
                 self.note(
                     p, p.randomised_week + e, "response", f"until={p.randomised_week + p.loss:.4f}"
                 )
@@ -500,10 +511,15 @@ class TrialModel:
                 if self.endpoint.kind == "durable_responder":
                     assert self.endpoint.to_week is not None
                     p.success = p.snapshot > self.endpoint.to_week
+                elif self.endpoint.kind == "time_to_loss":
+                    p.success = p.first_response < t  # a first response seen
                 else:
                     p.success = p.loss > t
             self.note(p, p.randomised_week + t, "endpoint", f"success={int(p.success)}")
         else:
+            if self.endpoint.kind == "time_to_loss":
+                self.catch_up(p, t)  # a response before dropout is seen, censored at dropout
+                p.success = p.first_response < t
             self.note(p, p.randomised_week + t, "dropout", "")
         p.left = True
         p.exposure_weeks = t
@@ -541,6 +557,7 @@ class TrialModel:
             "delayed": np.array([p.delayed for p in ps], dtype=np.int64),
             "missed": np.array([p.missed for p in ps], dtype=np.int64),
         }
+        timing = self.endpoint.kind == "time_to_loss"
         arms: dict[str, ArmTotals] = {}
         delay: dict[str, float] = {}
         delayed: dict[str, int] = {}
@@ -555,8 +572,10 @@ class TrialModel:
                 sums.pop("delayed"),
                 sums.pop("missed"),
             )
-            # under non-responder imputation every randomised patient is analysed
-            analysed = size if self.endpoint.missing == "non_responder" else in_study
+            # under non-responder imputation every randomised patient is analysed, and every
+            # one enters the log-rank test of a time_to_loss endpoint (as in the other engines)
+            everyone = self.endpoint.missing == "non_responder" or timing
+            analysed = size if everyone else in_study
             arms[name] = ArmTotals(
                 analysed=float(analysed),
                 randomised=float(size),
@@ -572,11 +591,27 @@ class TrialModel:
             "exposure_weeks": np.array([p.exposure_weeks for p in ps]),
             "randomised_week": times,
         }
+        if timing:
+            per_patient.update(zip(("loss_time", "loss_event"), loss_data(ps), strict=True))
         patients = {
             name: {key: col[arm == name] for key, col in per_patient.items()}
             for name in self.params
         }
         return TrialOutcome(arms, delay, delayed, missed, duration, events, patients, times)
+
+
+def loss_data(patients: list[Patient]) -> tuple[np.ndarray, np.ndarray]:
+    """``loss_time`` and ``loss_event`` of a ``time_to_loss`` endpoint, per patient, in patient
+    weeks: from the first response to its loss, censored when the patient leaves (dropout or
+    the end of follow-up, ``exposure_weeks``); NaN (and no event) for a patient whose first
+    response is not seen before leaving — the vectorized engine's definition."""
+    start = np.array([p.first_response for p in patients], dtype=float)
+    loss = np.array([p.first_loss for p in patients], dtype=float)
+    censor = np.array([p.exposure_weeks for p in patients], dtype=float)
+    seen = start < censor
+    event = seen & (loss <= censor)
+    time = np.where(seen, np.minimum(loss, censor) - start, np.nan)
+    return time, event
 
 
 def randomisation_list(
@@ -797,6 +832,7 @@ def trial_data(
     randomisation order, with randomisation weeks; and every trial's randomisation weeks
     (``None`` without enrolment: everybody is randomised at week 0)."""
     calendar = scenario.enrolment is not None
+    timing = scenario.endpoint.kind == "time_to_loss"
     data: dict[str, ArmData] = {}
     for arm, n in scenario.n_per_arm(n_total).items():
 
@@ -812,6 +848,8 @@ def trial_data(
             sae=stack("sae"),
             exposure_weeks=stack("exposure_weeks"),
             randomised_week=stack("randomised_week") if calendar else None,
+            loss_time=stack("loss_time") if timing else None,
+            loss_event=stack("loss_event") if timing else None,
         )
     arrivals = np.stack([o.arrivals for o in outcomes]) if calendar else None
     return data, arrivals
