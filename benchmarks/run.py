@@ -521,7 +521,7 @@ README_ROWS = (
         ),
     ),
     (
-        "same point, whole process's peak resident set (`ru_maxrss`); in brackets after the "
+        "same point, whole process's peak resident set (`VmHWM`); in brackets after the "
         "imports and the fitted priors, before the point",
         "sim_peak_rss_mib",
         lambda f, k: f"{f[k]:.0f} MiB ({f['sim_rss_after_imports_mib']:.0f} MiB)",
