@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -22,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from readme_block import commit, replace_block
+from readme_block import commit, load_average, machine, replace_block
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN = "<!-- shipped-figures:begin (python benchmarks/readme_figures.py) -->"
@@ -126,12 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     names = args.only or sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load_start = load_average()
+    body: list[str] = []
+    for name in names:
+        summary, seconds = run_one(name)
+        body += section(name, summary, seconds)
+        print(f"{name}: {seconds:.1f} s", file=sys.stderr)
     head = [
         BEGIN,
         "",
-        f"Regenerated {now} by `python benchmarks/readme_figures.py` on {platform.system()} "
-        f"{platform.machine()}, {os.cpu_count()} cores (shared), Python "
-        f"{platform.python_version()}, commit {commit()}. Power and type I error at the "
+        f"Regenerated {now} by `python benchmarks/readme_figures.py` on {machine()}; load "
+        f"average (1 / 5 / 15 min) {load_start} at the start, {load_average()} at the end; "
+        f"commit {commit()}. Power and type I error at the "
         "point values (mean, or median where the mean is atypical); ± Monte Carlo SE (none: "
         "exact). Power counts only rejections in the treatment's favour; type I error is "
         "every rejection when the treatment arm is given the control arm's whole outcome "
@@ -139,11 +143,6 @@ def main(argv: list[str] | None = None) -> int:
         "simulated at the point values, and averaged over the parameters' distributions.",
         "",
     ]
-    body: list[str] = []
-    for name in names:
-        summary, seconds = run_one(name)
-        body += section(name, summary, seconds)
-        print(f"{name}: {seconds:.1f} s", file=sys.stderr)
     text = "\n".join(head + body + [END]) + "\n"
     target = ROOT / "results" / "shipped" / "figures.md"
     target.write_text(text)

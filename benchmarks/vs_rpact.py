@@ -19,7 +19,8 @@ environment):
 - whole process, wall clock: ``simtrial run benchmarks/gs3.yaml --no-report -q --out TMP`` and
   ``Rscript -e CODE``; the ratio rpact / simtrial of the medians, measured in the same run;
 - the floors: ``python -c pass`` and ``Rscript -e 'library(rpact)'``;
-- peak resident memory (``wait4`` rusage) of each process;
+- peak resident memory of each process (``wait4`` rusage, through a bare launcher: see
+  ``readme_block.measure_process`` — measured directly, a child reports this script's peak);
 - simtrial's parts, in-process in a fresh interpreter (median of K): imports, loading the
   scenario, the boundaries (cold), the simulation, writing ``summary.json``/``points.csv``;
   rpact's parts from ``Sys.time()`` inside the R code (library, design, simulation);
@@ -47,12 +48,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from readme_block import commit, replace_block
+from readme_block import commit, load_average, machine, measure_process, replace_block
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "benchmarks" / "gs3.yaml"
@@ -146,19 +146,11 @@ CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECOD
 
 
 def timed(cmd: list[str], cwd: Path = ROOT) -> tuple[float, float, str]:
-    """Run ``cmd``; return (wall seconds, peak RSS in MiB, stdout). Raises on failure."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, env=CHILD_ENV)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:3])} ... exit {proc.returncode}:\n{stderr}")
-    return wall, usage.ru_maxrss / 1024, stdout  # ru_maxrss is in KiB on Linux
+    """Run ``cmd``; return (wall seconds, peak RSS in MiB, stdout). Raises on failure.
+
+    Through :func:`readme_block.measure_process`: the peak is the command's own, not this
+    script's (which ``wait4`` on a direct child would report when larger)."""
+    return measure_process(cmd, cwd, CHILD_ENV)
 
 
 def check_r() -> str:
@@ -274,6 +266,7 @@ def agreement(summary: dict[str, Any], r: dict[str, list[float]], cfg: dict[str,
 
 def measure(repeats: int, cfg: dict[str, Any]) -> dict[str, Any]:
     rpact_version = check_r()
+    load_start = load_average()
     code = cfg["r_code"]
     work = Path(tempfile.mkdtemp(prefix="vs_rpact_"))
     sim_cmd = [str(SIMTRIAL), "run", str(SCENARIO), "--no-report", "-q", "--out", str(work / "o")]
@@ -315,8 +308,9 @@ def measure(repeats: int, cfg: dict[str, Any]) -> dict[str, Any]:
     critical = parts[0]["critical"]
     return {
         "date_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.platform()}, {os.cpu_count()} cores",
-        "load_average": os.getloadavg()[0],
+        "machine": f"{machine()}; {platform.platform()}",
+        "load_average_start": load_start,
+        "load_average_end": load_average(),
         "python": platform.python_version(),
         "rpact": rpact_version,
         "commit": commit(),
@@ -404,8 +398,10 @@ def readme_block(f: dict[str, Any]) -> str:
     trials = f"{f['simulations']:,}".replace(",", " ")
     planned = ", ".join(str(n) for n in f["planned_subjects"])
     head = (
-        f"Measured {f['date_utc']} UTC on {f['machine']} (load average {f['load_average']:.1f}),\n"
-        f"commit {f['commit']}, Python {f['python']}, rpact {f['rpact']}; {trials} trials under\n"
+        f"Measured {f['date_utc']} UTC by `python benchmarks/vs_rpact.py --readme` on\n"
+        f"{f['machine']};\nload average (1 / 5 / 15 min) {f['load_average_start']} at the start, "
+        f"{f['load_average_end']} at the end;\n"
+        f"commit {f['commit']}, rpact {f['rpact']}; {trials} trials under\n"
         f"the alternative and {trials} under the null in each program, n_total {f['n_total']}\n"
         f"(`plannedSubjects = c({planned})`):"
     )
