@@ -283,12 +283,7 @@ class BlockEngine(StreamKeyed):
         progress: Progress | None = None,
     ) -> PointResult:
         """Run every task of the point in this process and combine them."""
-        self.check(scenario)
-        outputs = []
-        for task in self.tasks(scenario, simulations):
-            outputs.append(self.run_task(scenario, variant, n_total, task, seed))
-            if progress is not None:
-                progress(task[2])
+        outputs = self._run(scenario, variant, n_total, simulations, seed, progress)
         return self.combine(scenario, n_total, simulations, outputs)
 
     def evaluate_target(
@@ -303,15 +298,29 @@ class BlockEngine(StreamKeyed):
     ) -> tuple[float, float]:
         """Run only the tasks of the target's purpose (the same tasks, streams and counts as in
         :meth:`evaluate`, so the same estimate)."""
+        wanted = set(target_purposes(scenario, target))
+        outputs = self._run(scenario, variant, n_total, simulations, seed, progress, wanted)
+        return target_estimate(scenario, simulations, outputs, target)
+
+    def _run(
+        self,
+        scenario: Scenario,
+        variant: str,
+        n_total: int,
+        simulations: int,
+        seed: int,
+        progress: Progress | None,
+        purposes: set[int] | None = None,
+    ) -> list[Any]:
+        """The outputs of the point's tasks (only those of ``purposes`` when given), in order."""
         self.check(scenario)
-        wanted = target_purposes(scenario, target)
         outputs = []
         for task in self.tasks(scenario, simulations):
-            if task[0] in wanted:
+            if purposes is None or task[0] in purposes:
                 outputs.append(self.run_task(scenario, variant, n_total, task, seed))
                 if progress is not None:
                     progress(task[2])
-        return target_estimate(scenario, simulations, outputs, target)
+        return outputs
 
 
 def unsupported(scenario: Scenario, engine: str) -> list[str]:
